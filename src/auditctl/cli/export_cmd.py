@@ -1,0 +1,87 @@
+"""``auditctl export``: stream matching events as jsonl, json or csv; recorded as an event."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from auditctl.cli.app import app
+from auditctl.cli.common import Format, command, get_globals, info
+from auditctl.cli.options import (
+    ActionOpt, ActorOpt, ActorTypeOpt, ChangedOpt, CorrelationOpt, EntityIdOpt, EntityOpt, Filters,
+    LimitOpt, ReverseOpt, SinceOpt, SourceOpt, UntilOpt,
+)
+from auditctl.cli.output import progress, write_machine
+from auditctl.cli.record_cmd import self_actor
+from auditctl.errors import StoreIOError, UsageError
+from auditctl.model import Entity, Event
+from auditctl.model import Actor as ActorModel
+from auditctl.model import Context as ContextModel
+
+
+@command(app, "export")
+def export(
+    action: ActionOpt = None, entity: EntityOpt = None, entity_id: EntityIdOpt = None, source: SourceOpt = None,
+    actor: ActorOpt = None, actor_type: ActorTypeOpt = None, correlation_id: CorrelationOpt = None,
+    changed: ChangedOpt = None, since: SinceOpt = None, until: UntilOpt = None, limit: LimitOpt = None,
+    reverse: ReverseOpt = False,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file (created 0600) instead of stdout.", show_default=False)] = None,
+) -> None:
+    """Export matching events as JSON lines (default), a JSON array or CSV.
+
+    Example: auditctl export --since 30d -o last-month.jsonl
+    """
+    g = get_globals()
+    fmt = g.format or (Format(g.settings["format"]) if g.settings["format"] else Format.jsonl)
+    if fmt == Format.table:
+        if g.format is None:
+            fmt = Format.jsonl
+        else:
+            raise UsageError("export writes jsonl, json or csv, not a table", hint="use auditctl search for a table")
+    filters = Filters(action, entity, entity_id, source, actor, actor_type, correlation_id, changed, since, until, limit, reverse)
+    query = filters.query()
+    with g.open_store() as store:
+        lines = getattr(store, "query_lines", None) if fmt == Format.jsonl else None
+        items: Any = lines(query) if lines is not None else store.query_json(query)
+        if output is None:
+            count = write_machine(fmt, items, lines=lines is not None)
+        else:
+            count = _export_to_file(output, fmt, items, lines is not None, store.count(query) if sys.stderr.isatty() else None)
+            info(f"exported {count} event{'s' if count != 1 else ''} to {output}")
+        store.append([
+            Event(
+                action="export",
+                actor=ActorModel(**self_actor()),
+                source="cli",
+                entity=Entity("audit_log", None),
+                context=ContextModel(reason="auditctl export"),
+                metadata={"count": count, "format": fmt.value, "filters": filters.describe(),
+                          "output": output or "stdout"},
+            )
+        ])
+
+
+def _export_to_file(path: str, fmt: Format, items: Any, lines: bool, total: int | None) -> int:
+    """Write to a temporary file beside the target, then rename: no half export."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError as exc:
+        raise StoreIOError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            count = write_machine(fmt, progress(total, "exporting")(items), handle, lines=lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StoreIOError(f"cannot write {path}: {exc.strerror}") from None
+        raise
+    return count

@@ -1,0 +1,18 @@
+"""Entry point: ``auditctl`` and ``python -m auditctl``."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    # `auditctl --version` is run by scripts and health checks: answer it before
+    # importing typer, rich or anything else.
+    if sys.argv[1:] == ["--version"]:
+        from auditctl import __version__
+
+        sys.stdout.write(f"auditctl {__version__}\n")
+        return
+    from auditctl.cli.commands import app
+
+    app()

@@ -1,0 +1,83 @@
+"""Filter options shared by search, filter, export and purge, defined once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from auditctl.query import Query, build_query
+
+FILTER_PANEL = "Filters"
+
+ActionOpt = Annotated[list[str] | None, typer.Option("--action", "-a", help="Action (repeat for OR), e.g. delete.", rich_help_panel=FILTER_PANEL, show_default=False)]
+EntityOpt = Annotated[str | None, typer.Option("--entity", help="Entity type, e.g. part.", rich_help_panel=FILTER_PANEL, show_default=False)]
+EntityIdOpt = Annotated[str | None, typer.Option("--entity-id", help="Entity id (also matches ids of bulk actions).", rich_help_panel=FILTER_PANEL, show_default=False)]
+SourceOpt = Annotated[list[str] | None, typer.Option("--source", help="Source (repeat for OR): web, api, webhook, scheduler, system, cli.", rich_help_panel=FILTER_PANEL, show_default=False)]
+ActorOpt = Annotated[str | None, typer.Option("--actor", help="Actor email or id.", rich_help_panel=FILTER_PANEL, show_default=False)]
+ActorTypeOpt = Annotated[list[str] | None, typer.Option("--actor-type", help="Actor type (repeat for OR): user, api_key, webhook, system, scheduler.", rich_help_panel=FILTER_PANEL, show_default=False)]
+CorrelationOpt = Annotated[str | None, typer.Option("--correlation-id", help="Correlation id of a request.", rich_help_panel=FILTER_PANEL, show_default=False)]
+ChangedOpt = Annotated[str | None, typer.Option("--changed", help="Events that changed this field.", rich_help_panel=FILTER_PANEL, show_default=False)]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="From this time: 7d, 24h, today, 2026-11-01, '7 days ago', epoch…", rich_help_panel=FILTER_PANEL, show_default=False)]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Before this time (same forms as --since).", rich_help_panel=FILTER_PANEL, show_default=False)]
+LimitOpt = Annotated[str | None, typer.Option("--limit", "-n", help="At most this many events (default 50 in a table, all otherwise).", rich_help_panel=FILTER_PANEL, show_default=False)]
+ReverseOpt = Annotated[bool, typer.Option("--reverse", help="Oldest first.", rich_help_panel=FILTER_PANEL)]
+
+
+@dataclass
+class Filters:
+    """The filter flags as typed, for the query and for the header line."""
+
+    action: list[str] | None = None
+    entity: str | None = None
+    entity_id: str | None = None
+    source: list[str] | None = None
+    actor: str | None = None
+    actor_type: list[str] | None = None
+    correlation_id: str | None = None
+    changed: str | None = None
+    since: str | None = None
+    until: str | None = None
+    limit: str | None = None
+    reverse: bool = False
+
+    def query(self, terms: list[str] | None = None, default_limit: int | None = None) -> Query:
+        query = build_query(
+            terms=terms,
+            actions=self.action,
+            entity_type=self.entity,
+            entity_id=self.entity_id,
+            source=self.source,
+            actor=self.actor,
+            actor_type=self.actor_type,
+            correlation_id=self.correlation_id,
+            changed=self.changed,
+            since=self.since,
+            until=self.until,
+            limit=self.limit,
+            reverse=self.reverse,
+        )
+        if query.limit is None and default_limit is not None:
+            from dataclasses import replace
+
+            query = replace(query, limit=default_limit)
+        return query
+
+    def describe(self, terms: list[str] | None = None) -> list[str]:
+        """Active filters as the user typed them (``since 7d``, not a timestamp)."""
+        parts = []
+        if terms:
+            parts.append("search " + " ".join(terms))
+        for label, value in (
+            ("action", self.action), ("entity", self.entity), ("entity-id", self.entity_id),
+            ("source", self.source), ("actor", self.actor), ("actor-type", self.actor_type),
+            ("correlation", self.correlation_id), ("changed", self.changed),
+        ):
+            if value:
+                parts.append(f"{label}={','.join(value) if isinstance(value, list) else value}")
+        if self.since:
+            parts.append(f"since {self.since}")
+        if self.until:
+            parts.append(f"until {self.until}")
+        return parts

@@ -1,0 +1,130 @@
+"""``auditctl search`` (the search bar) and ``auditctl filter`` (the filter panel)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import IO, Annotated, Any
+
+import typer
+
+from auditctl.cli.app import app
+from auditctl.cli.common import Format, command, get_globals
+from auditctl.cli.options import (
+    ActionOpt, ActorOpt, ActorTypeOpt, ChangedOpt, CorrelationOpt, EntityIdOpt, EntityOpt, Filters,
+    LimitOpt, ReverseOpt, SinceOpt, SourceOpt, UntilOpt,
+)
+from auditctl.cli.output import print_event_table, write_machine
+from auditctl.errors import ValidationError
+from auditctl.model import Event
+from auditctl.query import matches
+
+TABLE_LIMIT = 50
+FlatOpt = Annotated[bool, typer.Option("--flat", help="List correlated entries one by one instead of grouping them.")]
+
+
+def run_query(filters: Filters, terms: list[str] | None, flat: bool) -> None:
+    g = get_globals()
+    fmt = g.output_format()
+    query = filters.query(terms, default_limit=TABLE_LIMIT if fmt == Format.table else None)
+    with g.open_store() as store:
+        if fmt == Format.table:
+            events = list(store.query(query))
+            total = store.count(query) if query.limit is not None and len(events) >= query.limit else len(events)
+            print_event_table(events, filters=filters.describe(terms), total=total, limit=query.limit, flat=flat)
+            return
+        lines = getattr(store, "query_lines", None)
+        if fmt == Format.jsonl and lines is not None:
+            write_machine(fmt, lines(query), lines=True)
+        else:
+            write_machine(fmt, store.query_json(query))
+
+
+@command(app, "search")
+def search(
+    terms: Annotated[list[str] | None, typer.Argument(help="Words to find (case-insensitive substrings of actor, action, entity, source, correlation id, reason).", show_default=False)] = None,
+    action: ActionOpt = None, entity: EntityOpt = None, entity_id: EntityIdOpt = None, source: SourceOpt = None,
+    actor: ActorOpt = None, actor_type: ActorTypeOpt = None, correlation_id: CorrelationOpt = None,
+    changed: ChangedOpt = None, since: SinceOpt = None, until: UntilOpt = None, limit: LimitOpt = None,
+    reverse: ReverseOpt = False, flat: FlatOpt = False,
+) -> None:
+    """Search events, newest first.
+
+    Example: auditctl search ann@example.com --action delete --since 7d
+    """
+    filters = Filters(action, entity, entity_id, source, actor, actor_type, correlation_id, changed, since, until, limit, reverse)
+    run_query(filters, terms, flat)
+
+
+InputOpt = Annotated[str | None, typer.Option("--input", "-i", help="Filter this JSONL/JSON file (or - for stdin) instead of a store.", show_default=False)]
+
+
+@command(app, "filter")
+def filter_(
+    action: ActionOpt = None, entity: EntityOpt = None, entity_id: EntityIdOpt = None, source: SourceOpt = None,
+    actor: ActorOpt = None, actor_type: ActorTypeOpt = None, correlation_id: CorrelationOpt = None,
+    changed: ChangedOpt = None, since: SinceOpt = None, until: UntilOpt = None, limit: LimitOpt = None,
+    reverse: ReverseOpt = False, flat: FlatOpt = False, input_file: InputOpt = None,
+) -> None:
+    """Filter events by structured fields, from the store or from a file.
+
+    Example: auditctl export --since 30d | auditctl filter --input - --action delete --source api
+    """
+    filters = Filters(action, entity, entity_id, source, actor, actor_type, correlation_id, changed, since, until, limit, reverse)
+    if input_file is None:
+        run_query(filters, None, flat)
+        return
+    filter_stream(filters, input_file, flat)
+
+
+def filter_stream(filters: Filters, input_file: str, flat: bool) -> None:
+    """Apply the filters to a stream of events without any store (input order kept)."""
+    from auditctl.export import read_events
+
+    g = get_globals()
+    fmt = g.output_format()
+    query = filters.query(None, default_limit=TABLE_LIMIT if fmt == Format.table else None)
+    handle = sys.stdin if input_file == "-" else _open_input(input_file)
+    name = "stdin" if input_file == "-" else input_file
+
+    def matching() -> Iterator[Event]:
+        for line, data in read_events(handle, name=name):
+            try:
+                event = Event.from_dict(data)
+            except ValidationError as exc:
+                raise ValidationError(f"{name}, line {line}: {exc.message}", exc.field) from None
+            if matches(query, event):
+                yield event
+
+    try:
+        if fmt == Format.table:
+            shown: list[Event] = []
+            total = 0
+            for event in matching():
+                total += 1
+                if query.limit is None or len(shown) < query.limit:
+                    shown.append(event)
+            print_event_table(shown, filters=filters.describe(), total=total, limit=query.limit, flat=flat)
+            return
+
+        def limited() -> Iterator[dict[str, Any]]:
+            for count, event in enumerate(matching(), 1):
+                yield event.to_dict()
+                if query.limit is not None and count >= query.limit:
+                    return
+        write_machine(fmt, limited())
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+
+
+def _open_input(path: str) -> IO[str]:
+    from auditctl.errors import StoreIOError
+
+    try:
+        return open(path, encoding="utf-8", errors="strict", newline="")
+    except FileNotFoundError:
+        raise StoreIOError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise StoreIOError(f"cannot read {path}: {exc.strerror}") from None
+

@@ -1,0 +1,132 @@
+"""Redaction: secrets are replaced before an event is stored (DESIGN §1).
+
+Two rules, applied to ``changes``, ``metadata`` (recursively) and ``context``:
+
+* a key whose name contains a sensitive pattern (case-insensitive substring) has its
+  value replaced by ``"[REDACTED]"`` — for a change, both ``old`` and ``new``;
+* secret-shaped text anywhere in a string value is masked in place: bearer/basic
+  credentials, ``user:pass@`` in URLs, ``key=value`` pairs with a sensitive key, JWTs,
+  private key blocks and auditctl's own ``actl_`` tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from auditctl.model import CONTEXT_FIELDS, MISSING, Change, Context, Event
+
+REDACTED = "[REDACTED]"
+
+DEFAULT_PATTERNS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "cookie",
+    "private_key",
+    "credential",
+    "session",
+)
+
+_VALUE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Authorization header values.
+    (re.compile(r"\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=\-]{4,}", re.IGNORECASE), r"\1 " + REDACTED),
+    # scheme://user:password@host
+    (re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*):[^@/\s]+@"), r"\1:" + REDACTED + "@"),
+    # JSON Web Tokens.
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*"), REDACTED),
+    # auditctl's own API tokens.
+    (re.compile(r"\bactl_[A-Za-z0-9_\-]{8,}"), REDACTED),
+    # PEM private keys.
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL),
+        REDACTED,
+    ),
+)
+
+
+class Redactor:
+    """Applies the redaction rules with a given list of sensitive key patterns."""
+
+    def __init__(self, patterns: Iterable[str] = DEFAULT_PATTERNS) -> None:
+        self.patterns = tuple(p.lower() for p in patterns if p)
+        if self.patterns:
+            alternatives = "|".join(re.escape(p) for p in self.patterns)
+            self._key_re: re.Pattern[str] | None = re.compile(alternatives, re.IGNORECASE)
+            # key=value / key: value pairs inside free text (query strings, log lines).
+            self._pair_re: re.Pattern[str] | None = re.compile(
+                r"([\w.\-]*(?:" + alternatives + r")[\w.\-]*[\"']?\s*[=:]\s*[\"']?)([^\s&\"',;]+)",
+                re.IGNORECASE,
+            )
+        else:
+            self._key_re = None
+            self._pair_re = None
+
+    def is_sensitive(self, key: str) -> bool:
+        return bool(self._key_re and self._key_re.search(key))
+
+    def mask_text(self, text: str) -> str:
+        # A cheap pre-check keeps the common case (no secret anywhere) fast.
+        if len(text) < 8:
+            return text
+        for pattern, replacement in _VALUE_RULES:
+            text = pattern.sub(replacement, text)
+        if self._pair_re is not None:
+            text = self._pair_re.sub(lambda m: m.group(1) + REDACTED if m.group(2) != REDACTED else m.group(0), text)
+        return text
+
+    def value(self, value: Any) -> Any:
+        """Mask secret-shaped strings inside any JSON value; redact sensitive keys."""
+        if isinstance(value, str):
+            return self.mask_text(value)
+        if isinstance(value, dict):
+            return {
+                k: (REDACTED if self.is_sensitive(k) else self.value(v)) for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        return value
+
+    def event(self, event: Event) -> Event:
+        changes = []
+        for change in event.changes:
+            if self.is_sensitive(change.field):
+                changes.append(
+                    Change(
+                        change.field,
+                        REDACTED if change.old is not MISSING else MISSING,
+                        REDACTED if change.new is not MISSING else MISSING,
+                    )
+                )
+            else:
+                changes.append(
+                    Change(
+                        change.field,
+                        self.value(change.old) if change.old is not MISSING else MISSING,
+                        self.value(change.new) if change.new is not MISSING else MISSING,
+                    )
+                )
+        ctx = event.context
+        # The schema's own context fields are not judged by name ("api_key_id" names
+        # the token used, it is not a secret), only by the shape of their value.
+        ctx_values = {
+            name: (self.mask_text(v) if isinstance(v, str) else v)
+            for name in CONTEXT_FIELDS
+            if (v := getattr(ctx, name)) is not None
+        }
+        extra = {k: (REDACTED if self.is_sensitive(k) else self.value(v)) for k, v in ctx.extra.items()}
+        return replace(
+            event,
+            changes=tuple(changes),
+            context=Context(**ctx_values, extra=extra),
+            metadata=self.value(event.metadata),
+        )
+
+
+DEFAULT_REDACTOR = Redactor()

@@ -1,0 +1,43 @@
+"""Choose a store by URL scheme: a path or ``sqlite:///path`` → SQLite; ``http(s)://`` → server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from auditctl.errors import UsageError
+from auditctl.redact import Redactor
+
+if TYPE_CHECKING:
+    from auditctl.store.base import Store
+
+
+def open_store(
+    url: str,
+    *,
+    create: bool = False,
+    token: str | None = None,
+    org: str = "default",
+    redact_patterns: list[str] | None = None,
+    chain_key: str | None = None,
+) -> Store:
+    """Open the store ``url`` names; ``create`` only for commands that write."""
+    if url.startswith(("http://", "https://")):
+        from auditctl.store.http import HttpStore
+
+        return HttpStore(url, token=token)
+    if "://" in url and not url.startswith("sqlite://"):
+        scheme = url.split("://", 1)[0]
+        raise UsageError(f"unknown store scheme {scheme!r}", hint="use a path, sqlite:///path, http:// or https://")
+    path = url[len("sqlite://"):] if url.startswith("sqlite://") else url
+    if url.startswith("sqlite://") and path.startswith("/") and not url.startswith("sqlite:////"):
+        path = path  # sqlite:///abs/path → /abs/path
+    from auditctl.store.sqlite import SQLiteStore
+
+    return SQLiteStore(
+        Path(path).expanduser(),
+        create=create,
+        org=org,
+        redactor=Redactor(redact_patterns) if redact_patterns is not None else Redactor(),
+        chain_key=chain_key.encode() if chain_key else None,
+    )

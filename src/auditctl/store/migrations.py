@@ -1,0 +1,122 @@
+"""Schema migrations for the SQLite store, registered in order and recorded once run.
+
+Each migration runs inside the caller's write transaction; ``_auditctl_migrations``
+records which ran and ``PRAGMA user_version`` mirrors the count, so an older
+auditctl can tell it is looking at a newer store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(func: Migration) -> Migration:
+    MIGRATIONS.append((func.__name__, func))
+    return func
+
+
+# The eight fields free-text search looks in, joined by U+001F (no term contains it:
+# terms are stripped of control characters). Written once here so the search index
+# is filled and emptied from exactly the same text.
+SEARCH_TEXT_SQL = (
+    "coalesce(actor_email,'') || char(31) || coalesce(actor_id,'') || char(31) || action"
+    " || char(31) || coalesce(entity_type,'') || char(31) || coalesce(entity_id,'')"
+    " || char(31) || source || char(31) || coalesce(correlation_id,'') || char(31) || coalesce(reason,'')"
+)
+
+
+@migration
+def m001_events(db: sqlite_utils.Database) -> None:
+    db["events"].create(
+        {
+            "rowid": int,
+            "org": str,
+            "seq": int,
+            "id": str,
+            "timestamp": str,
+            "recorded_at": str,
+            "action": str,
+            "actor_type": str,
+            "actor_id": str,
+            "actor_email": str,
+            "source": str,
+            "entity_type": str,
+            "entity_id": str,
+            "correlation_id": str,
+            "parent_id": str,
+            "reason": str,
+            "doc": str,
+            "prev_hash": str,
+            "hash": str,
+        },
+        pk="rowid",
+        not_null=[
+            "org", "seq", "id", "timestamp", "recorded_at", "action", "actor_type",
+            "source", "doc", "prev_hash", "hash",
+        ],
+    )
+    events = db["events"]
+    # One index per filter, each ending in timestamp so "newest first" needs no sort.
+    events.create_index(["id"], index_name="events_id", unique=True)
+    events.create_index(["org", "seq"], index_name="events_org_seq", unique=True)
+    events.create_index(["org", "timestamp", "seq"], index_name="events_time")
+    events.create_index(["org", "action", "timestamp"], index_name="events_action")
+    events.create_index(["org", "entity_type", "timestamp"], index_name="events_entity_type")
+    events.create_index(["org", "entity_id"], index_name="events_entity_id")
+    events.create_index(["org", "actor_id", "timestamp"], index_name="events_actor_id")
+    events.create_index(["org", "actor_email", "timestamp"], index_name="events_actor_email")
+    events.create_index(["org", "source", "timestamp"], index_name="events_source")
+    events.create_index(["org", "correlation_id"], index_name="events_correlation")
+
+    # Many-valued keys: entity ids of bulk actions ('e') and changed field names ('c').
+    db["event_keys"].create({"kind": str, "value": str, "event_rowid": int}, not_null=["kind", "value", "event_rowid"])
+    db["event_keys"].create_index(["kind", "value", "event_rowid"], index_name="event_keys_lookup")
+    db["event_keys"].create_index(["event_rowid"], index_name="event_keys_event")
+
+    # Substring search without scanning: a trigram index, contentless so it stores
+    # no second copy of the text.
+    db.execute("CREATE VIRTUAL TABLE events_search USING fts5(text, content='', tokenize='trigram')")
+
+    # The chain: the newest link per org, purged rows' links (tombstones) and the
+    # signed anchor below which everything was purged.
+    db["chain_heads"].create({"org": str, "seq": int, "hash": str}, pk="org")
+    db["chain_tombstones"].create(
+        {"org": str, "seq": int, "prev_hash": str, "hash": str, "purge_id": str, "signature": str},
+        pk=("org", "seq"),
+    )
+    db["chain_anchors"].create(
+        {"org": str, "through_seq": int, "through_hash": str, "signature": str}, pk="org"
+    )
+    db["store_meta"].create({"key": str, "value": str}, pk="key")
+
+
+def applied(conn: sqlite3.Connection) -> list[str]:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='_auditctl_migrations'"
+    ).fetchone()
+    if not exists:
+        return []
+    return [row[0] for row in conn.execute("SELECT name FROM _auditctl_migrations ORDER BY rowid")]
+
+
+def pending(conn: sqlite3.Connection) -> list[tuple[str, Migration]]:
+    done = set(applied(conn))
+    return [(name, fn) for name, fn in MIGRATIONS if name not in done]
+
+
+def run(conn: sqlite3.Connection, now: str) -> None:
+    """Apply pending migrations; the caller holds a write transaction."""
+    db = sqlite_utils.Database(conn)
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _auditctl_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    for name, fn in pending(conn):
+        fn(db)
+        conn.execute("INSERT INTO _auditctl_migrations (name, applied_at) VALUES (?, ?)", (name, now))
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")

@@ -1,0 +1,603 @@
+"""The local store: one SQLite file (DESIGN §2).
+
+WAL, ``synchronous=FULL`` (an acknowledged event survives power loss), a busy
+timeout of 15 s, ``BEGIN IMMEDIATE`` for every write, one transaction per batch,
+bound parameters only, ``secure_delete`` on. A file that is not an auditctl store is
+reported and never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from auditctl import errors, integrity, jsonio
+from auditctl.errors import ConflictError, NotFound, StoreIOError
+from auditctl.integrity import GENESIS, Break, ChainWalker, VerifyReport
+from auditctl.model import DEFAULT_ORG, Actor, Entity, Event, format_time, new_id
+from auditctl.query import Query
+from auditctl.redact import DEFAULT_REDACTOR, Redactor
+from auditctl.store import migrations
+from auditctl.store.base import AppendResult, Head, PurgeResult, Store
+from auditctl.timeparse import now, now_text
+
+BUSY_TIMEOUT_S = 15.0
+SQLITE_HEADER = b"SQLite format 3\x00"
+KEY_CHECK_TEXT = "auditctl chain key check"
+
+_INSERT_EVENT = (
+    "INSERT INTO events (org, seq, id, timestamp, recorded_at, action, actor_type, actor_id,"
+    " actor_email, source, entity_type, entity_id, correlation_id, parent_id, reason, doc,"
+    " prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def translate(exc: sqlite3.Error, path: str) -> errors.AuditError:
+    """Turn sqlite3's exceptions into auditctl's, with a message a user can act on."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return errors.Busy(
+            f"store is busy: {path} is locked by another writer",
+            hint="retry in a moment; another auditctl process holds the write lock",
+        )
+    if "disk is full" in text or "disk full" in text:
+        return StoreIOError(f"disk full while writing {path}; nothing from this batch was stored",
+                            hint="free some space and run the command again")
+    if "readonly" in text or "read-only" in text:
+        return StoreIOError(f"store is read-only: {path}", hint="check the file's and folder's permissions")
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return StoreIOError(f"store is corrupt or not an auditctl store: {path}",
+                            hint="restore it from a backup; auditctl never re-initialises a damaged file")
+    if "unable to open" in text or "disk i/o" in text:
+        return StoreIOError(f"cannot read or write {path}: {exc}")
+    return StoreIOError(f"store error on {path}: {exc}")
+
+
+def _row_for(event: Event, doc: str) -> tuple[Any, ...]:
+    ctx = event.context
+    return (
+        event.org,
+        event.seq,
+        event.id,
+        event.timestamp,
+        event.recorded_at,
+        event.action,
+        event.actor.type,
+        event.actor.id,
+        event.actor.email,
+        event.source,
+        event.entity.type,
+        event.entity.id,
+        ctx.correlation_id,
+        ctx.parent_id,
+        ctx.reason,
+        doc,
+        event.prev_hash,
+        event.hash,
+    )
+
+
+class SQLiteStore(Store):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = False,
+        org: str = DEFAULT_ORG,
+        redactor: Redactor = DEFAULT_REDACTOR,
+        chain_key: bytes | None = None,
+        readonly: bool = False,
+    ) -> None:
+        self.path = str(path)
+        self.url = f"sqlite:///{self.path}"
+        self.org = org
+        self.redactor = redactor
+        self.chain_key = chain_key or None
+        self._conn: sqlite3.Connection | None = None
+        self._readonly = readonly
+        self._open(create)
+
+    # ------------------------------------------------------------------ opening
+
+    def _open(self, create: bool) -> None:
+        path = Path(self.path)
+        exists = path.exists() and path.stat().st_size > 0
+        if exists:
+            try:
+                with open(path, "rb") as handle:
+                    header = handle.read(16)
+            except OSError as exc:
+                raise StoreIOError(f"cannot read store {self.path}: {exc.strerror}") from None
+            if header != SQLITE_HEADER:
+                raise StoreIOError(
+                    f"{self.path} is not an auditctl store (not an SQLite database)",
+                    hint="auditctl never overwrites a file it did not create; pass another --store",
+                )
+        elif not create:
+            raise errors.StoreMissing(
+                f"no audit store at {self.path}",
+                hint="record an event first (auditctl record …) or pass --store",
+            )
+        else:
+            self._create_file(path)
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            self._conn = conn
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA cache_size = -32000")
+            if migrations.pending(conn):
+                with self._write():
+                    migrations.run(conn, now_text())
+            self._check_chain_key()
+        except sqlite3.Error as exc:
+            self.close()
+            raise translate(exc, self.path) from None
+
+    @staticmethod
+    def _create_file(path: Path) -> None:
+        try:
+            if not path.parent.exists():
+                path.parent.mkdir(parents=True, mode=0o700)
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+        except OSError as exc:
+            raise errors.CannotCreate(
+                f"cannot create store {path}: {exc.strerror}",
+                hint="check that the folder exists and is writable, or pass another --store",
+            ) from None
+
+    def _check_chain_key(self) -> None:
+        conn = self.conn
+        row = conn.execute("SELECT value FROM store_meta WHERE key = 'chain_key_check'").fetchone()
+        check = integrity.sign(KEY_CHECK_TEXT, self.chain_key) if self.chain_key else None
+        if row is None:
+            has_events = conn.execute("SELECT 1 FROM events LIMIT 1").fetchone()
+            if check and not has_events:
+                with self._write():
+                    conn.execute(
+                        "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('chain_key_check', ?)", (check,)
+                    )
+            self.keyed = bool(check and not has_events)
+            self.key_mismatch: str | None = (
+                "a chain key is set but this store's chain was started without one" if check and has_events else None
+            )
+            return
+        self.keyed = True
+        if not self.chain_key:
+            self.key_mismatch = "this store's chain is keyed: set AUDITCTL_CHAIN_KEY (or chain_key in the config)"
+        elif row[0] != check:
+            self.key_mismatch = "the chain key given is not the key this store's chain was made with"
+        else:
+            self.key_mismatch = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreIOError(f"store {self.path} is closed")
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            # A KeyboardInterrupt or SIGTERM mid-batch lands here too: nothing half-written.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from None
+
+    # ------------------------------------------------------------------ writing
+
+    def append(self, events: Iterable[Event]) -> list[AppendResult]:
+        """Store a batch in one transaction; a supplied id is checked for idempotency."""
+        if self.key_mismatch:
+            raise errors.UsageError(f"refusing to write: {self.key_mismatch}")
+        batch = [self.redactor.event(e) for e in events]
+        if not batch:
+            return []
+        with self._errors(), self._write() as conn:
+            results = self._append_locked(conn, batch)
+        return results
+
+    def _append_locked(self, conn: sqlite3.Connection, batch: list[Event]) -> list[AppendResult]:
+        head = conn.execute("SELECT seq, hash FROM chain_heads WHERE org = ?", (self.org,)).fetchone()
+        seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS)
+        recorded = now()
+        recorded_text = format_time(recorded)
+        ms = int(recorded.timestamp() * 1000)
+        results: list[AppendResult] = []
+        rows: list[tuple[Any, ...]] = []
+        keys: list[tuple[str, str, int]] = []
+        seen: dict[str, tuple[Event, int]] = {}
+        first_rowid = (conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]) + 1
+        for event in batch:
+            supplied_id = event.id
+            if supplied_id is None:
+                supplied_id = new_id(ms)
+            else:
+                existing = seen.get(supplied_id)
+                if existing is not None:
+                    self._same_or_conflict(existing[0], event, supplied_id)
+                    results.append(AppendResult(supplied_id, existing[1], False))
+                    continue
+                row = conn.execute("SELECT doc FROM events WHERE id = ?", (supplied_id,)).fetchone()
+                if row is not None:
+                    stored = Event.from_dict(jsonio.loads(row[0], "stored event"))
+                    if stored.org != self.org:
+                        raise ConflictError(f"event id {supplied_id} is already used")
+                    self._same_or_conflict(stored, event, supplied_id)
+                    results.append(AppendResult(supplied_id, stored.seq or 0, False))
+                    continue
+            seq += 1
+            sealed = integrity.seal(
+                event.with_store_fields(
+                    id=supplied_id,
+                    seq=seq,
+                    org=self.org,
+                    timestamp=event.timestamp or recorded_text,
+                    recorded_at=event.recorded_at or recorded_text,
+                ),
+                prev_hash,
+                self.chain_key,
+            )
+            prev_hash = sealed.hash or ""
+            doc = jsonio.dumps(sealed.to_dict())
+            rowid = first_rowid + len(rows)
+            rows.append(_row_for(sealed, doc))
+            for entity_id in sealed.entity_ids:
+                keys.append(("e", entity_id, rowid))
+            for change in sealed.changes:
+                keys.append(("c", change.field, rowid))
+            seen[supplied_id] = (event, seq)
+            results.append(AppendResult(supplied_id, seq, True))
+        if rows:
+            conn.executemany(_INSERT_EVENT, rows)
+            if keys:
+                conn.executemany("INSERT INTO event_keys (kind, value, event_rowid) VALUES (?,?,?)", keys)
+            conn.execute(
+                f"INSERT INTO events_search (rowid, text) SELECT rowid, {migrations.SEARCH_TEXT_SQL}"
+                " FROM events WHERE rowid >= ?",
+                (first_rowid,),
+            )
+            conn.execute(
+                "INSERT INTO chain_heads (org, seq, hash) VALUES (?, ?, ?)"
+                " ON CONFLICT(org) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                (self.org, seq, prev_hash),
+            )
+        return results
+
+    @staticmethod
+    def _same_or_conflict(stored: Event, incoming: Event, event_id: str) -> None:
+        left = stored.content_dict()
+        right = incoming.content_dict()
+        if incoming.timestamp is None:
+            left.pop("timestamp", None)
+            right.pop("timestamp", None)
+        if left != right:
+            raise ConflictError(
+                f"event id {event_id} already exists with different content",
+                hint="an id names one event; record a change as a new event",
+            )
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, id_or_seq: str) -> Event:
+        key = str(id_or_seq).strip()
+        with self._errors():
+            row = self.conn.execute("SELECT doc FROM events WHERE id = ? AND org = ?", (key, self.org)).fetchone()
+            if row is None and key.isdigit() and len(key) < 19:
+                row = self.conn.execute(
+                    "SELECT doc FROM events WHERE org = ? AND seq = ?", (self.org, int(key))
+                ).fetchone()
+        if row is None:
+            raise NotFound(f"no event with id or seq {key[:80]!r}", hint="find one with auditctl search")
+        return Event.from_dict(jsonio.loads(row[0], "stored event"))
+
+    def _where(self, query: Query) -> tuple[str, list[Any]]:
+        clauses = ["org = ?"]
+        params: list[Any] = [self.org]
+        if query.actions:
+            clauses.append(f"action IN ({','.join('?' * len(query.actions))})")
+            params.extend(query.actions)
+        if query.entity_type:
+            clauses.append("entity_type = ?")
+            params.append(query.entity_type)
+        if query.entity_id:
+            clauses.append(
+                "(entity_id = ? OR rowid IN (SELECT event_rowid FROM event_keys WHERE kind = 'e' AND value = ?))"
+            )
+            params.extend([query.entity_id, query.entity_id])
+        if query.source:
+            clauses.append(f"source IN ({','.join('?' * len(query.source))})")
+            params.extend(query.source)
+        if query.actor:
+            clauses.append("(actor_id = ? OR actor_email = ? COLLATE NOCASE)")
+            params.extend([query.actor, query.actor])
+        if query.actor_type:
+            clauses.append(f"actor_type IN ({','.join('?' * len(query.actor_type))})")
+            params.extend(query.actor_type)
+        if query.correlation_id:
+            clauses.append("correlation_id = ?")
+            params.append(query.correlation_id)
+        if query.changed:
+            clauses.append("rowid IN (SELECT event_rowid FROM event_keys WHERE kind = 'c' AND value = ?)")
+            params.append(query.changed)
+        if query.since:
+            clauses.append("timestamp >= ?")
+            params.append(query.since)
+        if query.until:
+            clauses.append("timestamp < ?")
+            params.append(query.until)
+        for term in query.terms:
+            if len(term) >= 3:
+                # A quoted FTS5 string is matched as a phrase of trigrams: an exact,
+                # case-insensitive substring; '"' is the only character to escape.
+                clauses.append("rowid IN (SELECT rowid FROM events_search WHERE events_search MATCH ?)")
+                params.append('"' + term.replace('"', '""') + '"')
+            else:
+                # Too short for trigrams: a scan, but instr() takes the term literally.
+                clauses.append(f"instr(lower({migrations.SEARCH_TEXT_SQL}), ?) > 0")
+                params.append(term.lower())
+        if query.after:
+            ts, seq = query.after
+            op = ">" if query.reverse else "<"
+            clauses.append(f"(timestamp {op} ? OR (timestamp = ? AND seq {op} ?))")
+            params.extend([ts, ts, seq])
+        return " AND ".join(clauses), params
+
+    def _select(self, columns: str, query: Query) -> Iterator[tuple[Any, ...]]:
+        where, params = self._where(query)
+        order = "ASC" if query.reverse else "DESC"
+        sql = f"SELECT {columns} FROM events WHERE {where} ORDER BY timestamp {order}, seq {order}"
+        if query.limit is not None:
+            sql += " LIMIT ?"
+            params.append(query.limit)
+        with self._errors():
+            cursor = self.conn.execute(sql, params)
+            while True:
+                rows = cursor.fetchmany(500)
+                if not rows:
+                    return
+                yield from rows
+
+    def query(self, query: Query) -> Iterator[Event]:
+        for (doc,) in self._select("doc", query):
+            yield Event.from_dict(jsonio.loads(doc, "stored event"))
+
+    def query_json(self, query: Query) -> Iterator[dict[str, Any]]:
+        for (doc,) in self._select("doc", query):
+            yield jsonio.loads(doc, "stored event")
+
+    def query_lines(self, query: Query) -> Iterator[str]:
+        """Matching events as their stored JSON text: export without re-encoding."""
+        for (doc,) in self._select("doc", query):
+            yield doc
+
+    def count(self, query: Query) -> int:
+        where, params = self._where(query)
+        with self._errors():
+            return int(self.conn.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()[0])
+
+    def related(self, correlation_id: str) -> list[Event]:
+        with self._errors():
+            rows = self.conn.execute(
+                "SELECT doc FROM events WHERE org = ? AND correlation_id = ? ORDER BY timestamp, seq LIMIT 1000",
+                (self.org, correlation_id),
+            ).fetchall()
+        return [Event.from_dict(jsonio.loads(doc, "stored event")) for (doc,) in rows]
+
+    def explain(self, query: Query) -> list[str]:
+        """The query plan of a query, for tests that guard against full scans."""
+        where, params = self._where(query)
+        order = "ASC" if query.reverse else "DESC"
+        sql = f"SELECT doc FROM events WHERE {where} ORDER BY timestamp {order}, seq {order} LIMIT 50"
+        return [row[3] for row in self.conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+
+    # ------------------------------------------------------------------ chain
+
+    def head(self) -> Head:
+        with self._errors():
+            row = self.conn.execute("SELECT seq, hash FROM chain_heads WHERE org = ?", (self.org,)).fetchone()
+        return Head(row[0], row[1]) if row else Head(0, GENESIS)
+
+    def _tombstone_signature(self, seq: int, prev_hash: str, hash_: str, purge_id: str) -> str:
+        return integrity.sign(f"tombstone|{self.org}|{seq}|{prev_hash}|{hash_}|{purge_id}", self.chain_key)
+
+    def _anchor_signature(self, through_seq: int, through_hash: str) -> str:
+        return integrity.sign(f"anchor|{self.org}|{through_seq}|{through_hash}", self.chain_key)
+
+    def verify(self) -> VerifyReport:
+        if self.key_mismatch:
+            return VerifyReport(0, 0, GENESIS, None, (Break(None, self.key_mismatch),))
+        conn = self.conn
+        with self._errors():
+            check = conn.execute("PRAGMA quick_check").fetchall()
+            if [r[0] for r in check] != ["ok"]:
+                problem = "; ".join(str(r[0]) for r in check[:3])
+                return VerifyReport(0, 0, GENESIS, None, (Break(None, f"SQLite quick_check failed: {problem}"),))
+            start_seq, start_hash = 1, GENESIS
+            anchor = conn.execute(
+                "SELECT through_seq, through_hash, signature FROM chain_anchors WHERE org = ?", (self.org,)
+            ).fetchone()
+            if anchor is not None:
+                if anchor[2] != self._anchor_signature(anchor[0], anchor[1]):
+                    return VerifyReport(0, 0, GENESIS, None, (Break(anchor[0], "purge checkpoint signature is invalid"),))
+                start_seq, start_hash = anchor[0] + 1, anchor[1]
+            tombstones: dict[int, tuple[str, str]] = {}
+            for seq, prev, hash_, purge_id, signature in conn.execute(
+                "SELECT seq, prev_hash, hash, purge_id, signature FROM chain_tombstones WHERE org = ?", (self.org,)
+            ):
+                if signature != self._tombstone_signature(seq, prev, hash_, purge_id):
+                    return VerifyReport(0, 0, GENESIS, None, (Break(seq, "a purge record is forged or altered"),))
+                tombstones[seq] = (prev, hash_)
+            walker = ChainWalker(self.chain_key, start_seq, start_hash, tombstones)
+            cursor = conn.execute(
+                "SELECT seq, id, timestamp, action, actor_type, actor_id, actor_email, source, entity_type,"
+                " entity_id, correlation_id, reason, prev_hash, hash, doc FROM events WHERE org = ? ORDER BY seq",
+                (self.org,),
+            )
+            for row in cursor:
+                data = jsonio.loads(row[14], "stored event")
+                mismatch = _column_mismatch(row, data)
+                if mismatch:
+                    walker.breaks.append(Break(row[0], f"indexed column {mismatch} differs from the stored event (edited row)"))
+                    break
+                walker.feed(data)
+                if walker.breaks:
+                    break
+            head = self.head()
+            if not walker.breaks:
+                walker._skip_tombstones(head.seq + 1)
+            report = walker.report()
+            if not report.breaks and (report.head_seq, report.head_hash) != (head.seq, head.hash):
+                report = VerifyReport(
+                    report.checked, report.head_seq, report.head_hash, report.first_seq,
+                    (Break(report.head_seq + 1 if report.head_seq < head.seq else head.seq,
+                           f"the chain ends at seq {report.head_seq} but the store's head says {head.seq}: rows removed from the tail"),),
+                    report.purged_through,
+                )
+        return report
+
+    # ------------------------------------------------------------------ purge
+
+    def purge(self, cutoff: str, *, dry_run: bool, actor: dict[str, Any] | None = None) -> PurgeResult:
+        conn = self.conn
+        with self._errors():
+            count, oldest, newest = conn.execute(
+                "SELECT count(*), min(timestamp), max(timestamp) FROM events WHERE org = ? AND timestamp < ?",
+                (self.org, cutoff),
+            ).fetchone()
+        if dry_run or count == 0:
+            return PurgeResult(cutoff, count, oldest, newest, True if dry_run else False)
+        if self.key_mismatch:
+            raise errors.UsageError(f"refusing to purge: {self.key_mismatch}")
+        purge_id = new_id()
+        with self._errors():
+            with self._write():
+                # Re-count under the write lock: a writer may have added old events since.
+                count, oldest, newest = conn.execute(
+                    "SELECT count(*), min(timestamp), max(timestamp) FROM events WHERE org = ? AND timestamp < ?",
+                    (self.org, cutoff),
+                ).fetchone()
+                victims = "SELECT rowid FROM events WHERE org = ? AND timestamp < ?"
+                tomb_rows = [
+                    (self.org, seq, prev, hash_, purge_id, self._tombstone_signature(seq, prev, hash_, purge_id))
+                    for seq, prev, hash_ in conn.execute(
+                        "SELECT seq, prev_hash, hash FROM events WHERE org = ? AND timestamp < ?", (self.org, cutoff)
+                    )
+                ]
+                conn.executemany(
+                    "INSERT INTO chain_tombstones (org, seq, prev_hash, hash, purge_id, signature) VALUES (?,?,?,?,?,?)",
+                    tomb_rows,
+                )
+                conn.execute(
+                    "INSERT INTO events_search (events_search, rowid, text) SELECT 'delete', rowid, "
+                    f"{migrations.SEARCH_TEXT_SQL} FROM events WHERE org = ? AND timestamp < ?",
+                    (self.org, cutoff),
+                )
+                conn.execute(f"DELETE FROM event_keys WHERE event_rowid IN ({victims})", (self.org, cutoff))
+                conn.execute("DELETE FROM events WHERE org = ? AND timestamp < ?", (self.org, cutoff))
+                event = Event(
+                    action="bulk_delete",
+                    actor=Actor(**(actor or {"type": "system", "id": "auditctl-purge"})),
+                    source="system" if not actor or actor.get("type") != "scheduler" else "scheduler",
+                    entity=Entity("audit_log", self.org),
+                    context=_purge_context(),
+                    metadata={"purged": count, "cutoff": cutoff, "oldest": oldest, "newest": newest, "purge_id": purge_id},
+                )
+                result = self._append_locked(conn, [event])[0]
+                self._collapse_tombstones(conn)
+            self._reclaim()
+        return PurgeResult(cutoff, count, oldest, newest, False, result.id)
+
+    def _collapse_tombstones(self, conn: sqlite3.Connection) -> None:
+        """Fold the purged prefix of the chain into one signed anchor."""
+        low = conn.execute("SELECT min(seq) FROM events WHERE org = ?", (self.org,)).fetchone()[0]
+        if low is None:
+            return
+        row = conn.execute(
+            "SELECT seq, hash FROM chain_tombstones WHERE org = ? AND seq = ?", (self.org, low - 1)
+        ).fetchone()
+        if row is None:
+            return
+        conn.execute(
+            "INSERT INTO chain_anchors (org, through_seq, through_hash, signature) VALUES (?,?,?,?)"
+            " ON CONFLICT(org) DO UPDATE SET through_seq = excluded.through_seq,"
+            " through_hash = excluded.through_hash, signature = excluded.signature",
+            (self.org, row[0], row[1], self._anchor_signature(row[0], row[1])),
+        )
+        conn.execute("DELETE FROM chain_tombstones WHERE org = ? AND seq < ?", (self.org, low))
+
+    def _reclaim(self) -> None:
+        """Make purged data really gone: merge the search index, empty the WAL."""
+        conn = self.conn
+        conn.execute("INSERT INTO events_search (events_search) VALUES ('optimize')")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # ------------------------------------------------------------------ other orgs
+
+    def for_org(self, org: str) -> SQLiteStore:
+        """A view of the same file scoped to another organization (the server's use)."""
+        clone = object.__new__(SQLiteStore)
+        clone.__dict__.update(self.__dict__)
+        clone.org = org
+        return clone
+
+
+def _purge_context() -> Any:
+    from auditctl.model import Context
+
+    return Context(reason="retention purge")
+
+
+def _column_mismatch(row: tuple[Any, ...], data: dict[str, Any]) -> str | None:
+    actor = data.get("actor") or {}
+    entity = data.get("entity") or {}
+    ctx = data.get("context") or {}
+    expected = (
+        ("seq", data.get("seq")),
+        ("id", data.get("id")),
+        ("timestamp", data.get("timestamp")),
+        ("action", data.get("action")),
+        ("actor_type", actor.get("type")),
+        ("actor_id", actor.get("id")),
+        ("actor_email", actor.get("email")),
+        ("source", data.get("source")),
+        ("entity_type", entity.get("type")),
+        ("entity_id", entity.get("id")),
+        ("correlation_id", ctx.get("correlation_id")),
+        ("reason", ctx.get("reason")),
+        ("prev_hash", data.get("prev_hash")),
+        ("hash", data.get("hash")),
+    )
+    for index, (name, value) in enumerate(expected):
+        if row[index] != value:
+            return name
+    return None
