@@ -176,8 +176,9 @@ class JsonArrayWriter(Writer):
 class CsvWriter(Writer):
     def __init__(self, out: IO[str]) -> None:
         super().__init__(out)
-        # lineterminator "\n": CSV readers accept it, and `wc -l`/`head` do what people expect.
-        self._csv = csv.writer(out, lineterminator="\n")
+        # RFC 4180 line ends: with "\r\n" as the terminator the writer also quotes
+        # cells holding a lone "\r", which a "\n" terminator would leave bare.
+        self._csv = csv.writer(out, lineterminator="\r\n")
         self._csv.writerow(CSV_COLUMNS)
 
     def _write(self, data: dict[str, Any]) -> None:

@@ -264,6 +264,10 @@ def format_time(moment: datetime) -> str:
     )
 
 
+# Lone surrogates (e.g. from a JSON "\\ud800" escape) are not text: they cannot be
+# written as UTF-8, so they are rejected at the door rather than crash a writer.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 _CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
 
 
@@ -316,6 +320,8 @@ def _require_str(value: Any, name: str, *, optional: bool = True, max_len: int =
         raise ValidationError(f"{name} is too long ({len(value)} characters, at most {max_len})", name)
     if "\x00" in value:
         raise ValidationError(f"{name} contains a NUL character", name)
+    if _SURROGATE.search(value):
+        raise ValidationError(f"{name} is not valid Unicode text (lone surrogate)", name)
     if not optional and not value:
         raise ValidationError(f"{name} must not be empty", name)
     return value
@@ -343,6 +349,8 @@ def check_json_value(value: Any, name: str, depth: int = 0) -> None:
             raise ValidationError(
                 f"{name} is too long ({len(value)} characters, at most {MAX_STRING_LEN})", name
             )
+        if _SURROGATE.search(value):
+            raise ValidationError(f"{name} is not valid Unicode text (lone surrogate)", name)
         return
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
@@ -354,8 +362,8 @@ def check_json_value(value: Any, name: str, depth: int = 0) -> None:
         return
     if isinstance(value, dict):
         for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValidationError(f"{name} has a non-string key", name)
+            if not isinstance(key, str) or _SURROGATE.search(key):
+                raise ValidationError(f"{name} has a key that is not valid text", name)
             check_json_value(item, f"{name}.{key}" if depth < 3 else name, depth + 1)
         return
     raise ValidationError(f"{name} holds a {type(value).__name__}, which JSON cannot carry", name)

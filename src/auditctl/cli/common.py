@@ -200,6 +200,25 @@ def stderr_console() -> Any:
     return Console(stderr=True, no_color=not g.color, highlight=False, emoji=False)
 
 
+def open_text_input(path: str) -> typing.IO[str]:
+    """A file (or ``-`` for stdin) as strict UTF-8 text: bad bytes are an error, never
+    smuggled in as surrogates (stdin's default under a C locale)."""
+    import io
+
+    from auditctl.errors import StoreIOError
+
+    if path == "-":
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="strict", newline="")
+    try:
+        return open(path, encoding="utf-8", errors="strict", newline="")
+    except FileNotFoundError:
+        raise StoreIOError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise StoreIOError(f"{path} is a folder, not a file") from None
+    except OSError as exc:
+        raise StoreIOError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def info(message: str) -> None:
     """A message for people, on stderr, never on stdout (stdout is for data)."""
     sys.stderr.write(message + "\n")

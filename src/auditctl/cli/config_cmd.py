@@ -97,7 +97,8 @@ def list_() -> None:
         return
     width = max(len(n) for n in config.SETTINGS)
     for row in rows:
-        sys.stdout.write(f"{row['name']:<{width}}  {_show(row['value'])}  ({row['source']})\n")
+        shown = _show(row["value"]) or "-"
+        sys.stdout.write(f"{row['name']:<{width}}  {shown}  ({row['source']})\n")
 
 
 @command(config_app, "path")

@@ -10,7 +10,7 @@ import typer
 
 from auditctl import jsonio
 from auditctl.cli.app import app
-from auditctl.cli.common import Format, command, get_globals
+from auditctl.cli.common import Format, command, get_globals, open_text_input
 from auditctl.errors import UsageError, ValidationError
 from auditctl.export import read_events
 from auditctl.model import ACTOR_TYPES, Event
@@ -99,7 +99,7 @@ def build_event(
 
 
 def read_stdin_events() -> list[Event]:
-    stream = sys.stdin
+    stream = open_text_input("-")
     events = []
     for line, data in read_events(stream, name="stdin"):
         try:
