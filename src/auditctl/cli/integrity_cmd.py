@@ -3,49 +3,19 @@
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
 from typing import Annotated
 
 import typer
 
 from auditctl import jsonio
 from auditctl.cli.app import app
-from auditctl.cli.common import Format, command, get_globals
-from auditctl.cli.record_cmd import self_actor
-from auditctl.errors import StoreIOError, UsageError, VerifyFailed
+from auditctl.cli.common import Format, command, get_globals, open_text_input
+from auditctl.cli.output import busy
+from auditctl.cli.record_cmd import current_user
+from auditctl.errors import UsageError, VerifyFailed
 from auditctl.integrity import VerifyReport, compare_head, verify_stream
-from auditctl.model import format_time
+from auditctl.retention import purge_cutoff
 from auditctl.store.base import PurgeResult
-from auditctl.timeparse import now, parse_duration, parse_time
-
-MIN_WINDOW = timedelta(days=1)
-
-
-def purge_cutoff(older_than: str | None, before: str | None, retention_days: int, force: bool) -> str:
-    """The cut-off time, refusing the dangerous ones (exit 2)."""
-    if older_than and before:
-        raise UsageError("give --older-than or --before, not both")
-    current = now()
-    if before:
-        cutoff = parse_time(before, option="--before")
-    else:
-        text = older_than or f"{retention_days}d"
-        if text.strip().startswith("-"):
-            raise UsageError(f"--older-than must be a positive duration, got {text!r}")
-        length = parse_duration(text)
-        if length <= timedelta(0):
-            raise UsageError(f"--older-than {text} would delete every event; refusing",
-                             hint="give a real retention window, e.g. --older-than 30d")
-        cutoff = current - length
-    if cutoff > current:
-        raise UsageError(f"the cut-off {format_time(cutoff)} is in the future; refusing to purge",
-                         hint="a purge only deletes events older than a moment in the past")
-    if current - cutoff < MIN_WINDOW and not force:
-        raise UsageError(
-            f"the cut-off {format_time(cutoff)} is less than a day ago; refusing",
-            hint="purging the last day is almost always a mistake; add --force if you mean it",
-        )
-    return format_time(cutoff)
 
 
 @command(app, "purge")
@@ -74,7 +44,9 @@ def purge(
                                  hint="on a terminal auditctl asks; in scripts and cron pass --yes")
             if not typer.confirm(f"Delete {preview.count} events older than {cutoff}?", default=False, err=True):
                 raise typer.Exit(1)
-        result = store.purge(cutoff, dry_run=False, actor=self_actor())
+        with busy(f"purging {preview.count:,} events older than {cutoff}…"):
+            result = store.purge(cutoff, dry_run=False, actor={"type": "system", "id": "auditctl-purge"},
+                                 reason=f"retention purge run by {current_user()}")
     _print_purge(fmt, result, dry_run=False)
 
 
@@ -129,15 +101,11 @@ def verify(
 def _verify_file(path: str, key: bytes | None) -> VerifyReport:
     from auditctl.export import read_events
 
-    try:
-        handle = sys.stdin if path == "-" else open(path, encoding="utf-8", errors="strict", newline="")
-    except OSError as exc:
-        raise StoreIOError(f"cannot read {path}: {exc.strerror}") from None
+    handle = open_text_input(path)
     try:
         return verify_stream((data for _, data in read_events(handle, name=path)), key)
     finally:
-        if handle is not sys.stdin:
-            handle.close()
+        handle.close()
 
 
 @command(app, "head")

@@ -93,8 +93,13 @@ class Store(ABC):
         """Every event of a correlation group, oldest first."""
 
     @abstractmethod
-    def purge(self, cutoff: str, *, dry_run: bool, actor: dict[str, Any] | None = None) -> PurgeResult:
-        """Delete events with ``timestamp < cutoff``, leaving the chain verifiable."""
+    def purge(self, cutoff: str, *, dry_run: bool, actor: dict[str, Any] | None = None,
+              reason: str | None = None) -> PurgeResult:
+        """Delete events with ``timestamp < cutoff``, leaving the chain verifiable.
+
+        The purge records its own ``bulk_delete`` event by ``actor`` (default: the
+        system) with ``reason`` in its context.
+        """
 
     @abstractmethod
     def verify(self) -> VerifyReport:

@@ -18,7 +18,7 @@ from typing import Any
 from auditctl import errors, integrity, jsonio
 from auditctl.errors import ConflictError, NotFound, StoreIOError
 from auditctl.integrity import GENESIS, Break, ChainWalker, VerifyReport
-from auditctl.model import DEFAULT_ORG, Actor, Entity, Event, format_time, new_id
+from auditctl.model import DEFAULT_ORG, Actor, Context, Entity, Event, format_time, new_id
 from auditctl.query import Query
 from auditctl.redact import DEFAULT_REDACTOR, Redactor
 from auditctl.store import migrations
@@ -487,7 +487,8 @@ class SQLiteStore(Store):
 
     # ------------------------------------------------------------------ purge
 
-    def purge(self, cutoff: str, *, dry_run: bool, actor: dict[str, Any] | None = None) -> PurgeResult:
+    def purge(self, cutoff: str, *, dry_run: bool, actor: dict[str, Any] | None = None,
+              reason: str | None = None) -> PurgeResult:
         conn = self.conn
         with self._errors():
             count, oldest, newest = conn.execute(
@@ -529,7 +530,7 @@ class SQLiteStore(Store):
                     actor=Actor(**(actor or {"type": "system", "id": "auditctl-purge"})),
                     source="system" if not actor or actor.get("type") != "scheduler" else "scheduler",
                     entity=Entity("audit_log", self.org),
-                    context=_purge_context(),
+                    context=Context(reason=reason or "retention purge"),
                     metadata={"purged": count, "cutoff": cutoff, "oldest": oldest, "newest": newest, "purge_id": purge_id},
                 )
                 result = self._append_locked(conn, [event])[0]
@@ -569,12 +570,6 @@ class SQLiteStore(Store):
         clone.__dict__.update(self.__dict__)
         clone.org = org
         return clone
-
-
-def _purge_context() -> Any:
-    from auditctl.model import Context
-
-    return Context(reason="retention purge")
 
 
 def _column_mismatch(row: tuple[Any, ...], data: dict[str, Any]) -> str | None:
