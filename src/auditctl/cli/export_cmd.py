@@ -75,7 +75,7 @@ def _export_to_file(path: str, fmt: Format, items: Any, lines: bool, total: int 
         raise StoreIOError(f"cannot write {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            count = write_machine(fmt, progress(total, "exporting")(items), handle, lines=lines)
+            count = write_machine(fmt, progress(total, f"exporting to {path}")(items), handle, lines=lines)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)

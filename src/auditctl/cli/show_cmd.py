@@ -9,8 +9,8 @@ import typer
 
 from auditctl import jsonio
 from auditctl.cli.app import app
-from auditctl.cli.common import Format, command, get_globals, stdout_console
-from auditctl.cli.output import write_machine
+from auditctl.cli.common import Format, command, get_globals
+from auditctl.cli.output import human_console, write_machine
 from auditctl.errors import NotFound, UsageError
 
 
@@ -34,9 +34,9 @@ def show(
             if not group:
                 raise NotFound(f"no events with correlation id {correlation[:80]!r}")
             if fmt == Format.table:
-                from auditctl.cli.render import correlation_tree
+                from auditctl.cli.render import correlation_view
 
-                stdout_console().print(correlation_tree(group, highlight=None, utc=bool(g.utc)))
+                human_console().print(correlation_view(group, utc=bool(g.utc)))
             else:
                 write_machine(fmt, (e.to_dict() for e in group))
             return
@@ -50,4 +50,4 @@ def show(
         related = store.related(found.context.correlation_id) if found.context.correlation_id else []
     from auditctl.cli.render import detail_view
 
-    stdout_console().print(detail_view(found, related, utc=bool(g.utc), full=full))
+    human_console().print(detail_view(found, related, utc=bool(g.utc), full=full))
