@@ -251,10 +251,28 @@ def test_who_did_it_is_filled_in(srv):
     assert first["context"]["user_agent"] == "billing-service/2.1"
     assert first["context"]["api_key_id"] == token_id and not token_id.startswith("actl_")
     assert (second["context"]["ip"], second["context"]["user_agent"]) == ("203.0.113.22", "curl/8.11.0")
-    # A retry from elsewhere is still the same event, not a conflict.
-    with srv.client("admin", **{"User-Agent": "other/1"}) as client:
+    # A retry by the same token from elsewhere is still the same event, not a conflict.
+    with srv.client("writer", **{"User-Agent": "other/1"}) as client:
         retry = client.post("/v1/events", json=event(id="w-1"))
     assert retry.status_code == 200 and retry.json()["results"][0] == {"id": "w-1", "seq": 1, "created": False}
+    # The same id sent with another token claims another author: a conflict.
+    assert srv.call("admin", "POST", "/v1/events", json=event(id="w-1")).status_code == 409
+
+
+def test_api_key_id_is_always_the_token_used(srv):
+    """A client cannot attribute its writes to another key: api_key_id is the server's to fill."""
+    token_id = {t["name"]: t["id"] for t in srv.call("admin", "GET", "/v1/tokens").json()["tokens"]}
+    forged = event(id="f-1", context={"api_key_id": token_id["admin"], "reason": "not me"})
+    with srv.client("writer") as client:
+        first = client.post("/v1/events", json=forged)
+        retry = client.post("/v1/events", json=forged)
+        plain = client.post("/v1/events", json=event(id="f-2", context={"api_key_id": None}))
+    assert first.status_code == 201 and retry.status_code == 200 and plain.status_code == 201
+    assert retry.json()["results"][0] == {"id": "f-1", "seq": 1, "created": False}
+    for event_id in ("f-1", "f-2"):
+        stored = srv.call("admin", "GET", f"/v1/events/{event_id}").json()
+        assert stored["context"]["api_key_id"] == token_id["writer"]
+    assert len(srv.events()) == 2
 
 
 # --------------------------------------------------------------------------- limits and bad input

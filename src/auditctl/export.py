@@ -108,7 +108,7 @@ def from_csv_row(row: dict[str, str], line: int) -> dict[str, Any]:
     context.update(json_cell("context_extra", {}))
     data: dict[str, Any] = {
         "id": cell("id"),
-        "seq": int(seq) if seq and seq.isdigit() else None,
+        "seq": _whole(seq),
         "org": cell("org"),
         "timestamp": cell("timestamp"),
         "recorded_at": cell("recorded_at"),
@@ -120,11 +120,17 @@ def from_csv_row(row: dict[str, str], line: int) -> dict[str, Any]:
         "changes": json_cell("changes", []),
         "context": context,
         "metadata": json_cell("metadata", {}),
-        "schema_version": int(version) if version and version.isdigit() else None,
+        "schema_version": _whole(version),
         "prev_hash": cell("prev_hash"),
         "hash": cell("hash"),
     }
     return data
+
+
+def _whole(value: str | None) -> int | None:
+    """A store-assigned number from a CSV cell; anything else (e.g. '²', which
+    str.isdigit() accepts and int() refuses) is left for the store to assign."""
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
 # --------------------------------------------------------------------------- writers

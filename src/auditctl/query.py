@@ -18,6 +18,7 @@ from auditctl.timeparse import parse_time_text
 
 MAX_TERMS = 16
 MAX_TERM_LEN = 256
+MAX_LIMIT = 2**63 - 1  # SQLite's largest integer; a bigger limit cannot even be bound
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,9 @@ def parse_limit(value: int | str | None) -> int | None:
         raise UsageError(f"--limit must be a positive whole number, got {str(value)[:32]!r}") from None
     if number < 1:
         raise UsageError(f"--limit must be at least 1, got {number}")
+    if number > MAX_LIMIT:
+        raise UsageError(f"--limit must be at most {MAX_LIMIT}",
+                         hint="leave --limit out for every match")
     return number
 
 

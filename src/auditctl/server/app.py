@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from auditctl import __version__, jsonio
@@ -53,6 +54,18 @@ MAX_PARAM_VALUES = 64
 MAX_PARAM_LEN = 1024
 MAX_SMALL_TEXT = 1024  # a string in a purge or token request
 SCHEDULER_ACTOR = {"type": "scheduler", "id": "auditctl-serve", "email": None}
+
+
+
+class _AnyTextConvertor(PathConvertor):
+    """Like ``:path``, but also across line breaks: a correlation id may hold a newline
+    (it is untrusted text), and Starlette's ``.*`` would not match it, so the route
+    would answer a bare 404 instead of the group."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("text", _AnyTextConvertor())
 
 # auto_error=False: a missing or malformed header must reach our own 401, which is recorded.
 _BEARER = HTTPBearer(auto_error=False, description="An API token (actl_…) from auditctl token create.")
@@ -225,21 +238,23 @@ def _path_key(value: str, what: str, limits: Limits) -> str:
 
 
 def _fill_context(event: Event, stored: Event | None, caller: Caller, token: TokenInfo) -> Event:
-    """Who did it: IP, user agent and token id from the request, where the client set none.
+    """Who did it: IP and user agent from the request where the client set none, and
+    always the id of the token used.
 
-    A retry of an event already stored takes them from the stored event, so it is
-    recognised as the same event even from another address.
+    ``api_key_id`` is not the client's to set: whatever it sends is replaced, so no
+    token can attribute its writes to another. A retry of an event already stored
+    takes IP and user agent from the stored event, so it is recognised as the same
+    event even from another address; the token id is still this request's, so the
+    same event sent again with another token is a conflict, not a no-op.
     """
     ctx = event.context
     source = stored.context if stored is not None else None
-    updates: dict[str, Any] = {}
+    updates: dict[str, Any] = {"api_key_id": token.id}
     if ctx.ip is None:
         updates["ip"] = source.ip if source else caller.ip
     if ctx.user_agent is None:
         updates["user_agent"] = source.user_agent if source else caller.user_agent
-    if ctx.api_key_id is None:
-        updates["api_key_id"] = source.api_key_id if source else token.id
-    return replace(event, context=replace(ctx, **updates)) if updates else event
+    return replace(event, context=replace(ctx, **updates))
 
 
 def _events_from_body(items: list[Any], limits: Limits) -> list[Event]:
@@ -411,7 +426,7 @@ def create_app(store_path: str | Path, **options: Any) -> FastAPI:
 
         return {"count": await in_thread(work)}
 
-    @app.get("/v1/events/{id_or_seq:path}", tags=["events"], summary="One event by id or seq")
+    @app.get("/v1/events/{id_or_seq:text}", tags=["events"], summary="One event by id or seq")
     async def get_event(request: Request, id_or_seq: str,
                         credentials: Credentials) -> dict[str, Any]:
         caller = _caller(request, limits)
@@ -425,7 +440,7 @@ def create_app(store_path: str | Path, **options: Any) -> FastAPI:
 
         return await in_thread(work)
 
-    @app.get("/v1/correlations/{cid:path}", tags=["events"], summary="Every event of a correlation group, oldest first")
+    @app.get("/v1/correlations/{cid:text}", tags=["events"], summary="Every event of a correlation group, oldest first")
     async def correlation(request: Request, cid: str,
                           credentials: Credentials) -> dict[str, Any]:
         caller = _caller(request, limits)
@@ -535,7 +550,7 @@ def create_app(store_path: str | Path, **options: Any) -> FastAPI:
 
         return await in_thread(work)
 
-    @app.delete("/v1/tokens/{token_id:path}", tags=["tokens"], summary="Revoke a token of the caller's organization")
+    @app.delete("/v1/tokens/{token_id:text}", tags=["tokens"], summary="Revoke a token of the caller's organization")
     async def revoke_token(request: Request, token_id: str,
                            credentials: Credentials) -> dict[str, Any]:
         caller = _caller(request, limits)
