@@ -312,6 +312,19 @@ def create_app(store_path: str | Path, **options: Any) -> FastAPI:
     async def in_thread(func: Callable[[], T]) -> T:
         return await run_in_threadpool(func)
 
+    async def as_viewer(request: Request, credentials: Any, action: Callable[[Any], T]) -> T:
+        """Authenticate, require audit.log.view, then run ``action`` on the caller's
+        org's store, off the event loop (SQLite calls block)."""
+        caller = _caller(request, limits)
+
+        def work() -> T:
+            token = authenticate(state, _secret(credentials), caller)
+            require(state, token, caller, VIEW)
+            with state.pool.acquire() as store:
+                return action(store.for_org(token.org))
+
+        return await in_thread(work)
+
     # ------------------------------------------------------------------ errors
 
     @app.exception_handler(AuditError)
@@ -415,44 +428,22 @@ def create_app(store_path: str | Path, **options: Any) -> FastAPI:
              openapi_extra={"parameters": FILTER_PARAMS})
     async def count_events(request: Request,
                            credentials: Credentials) -> dict[str, int]:
-        caller = _caller(request, limits)
-
-        def work() -> int:
-            token = authenticate(state, _secret(credentials), caller)
-            require(state, token, caller, VIEW)
-            query, _ = _query(request, limits)
-            with state.pool.acquire() as store:
-                return store.for_org(token.org).count(query)
-
-        return {"count": await in_thread(work)}
+        return {"count": await as_viewer(request, credentials, lambda store: store.count(_query(request, limits)[0]))}
 
     @app.get("/v1/events/{id_or_seq:text}", tags=["events"], summary="One event by id or seq")
     async def get_event(request: Request, id_or_seq: str,
                         credentials: Credentials) -> dict[str, Any]:
-        caller = _caller(request, limits)
-
-        def work() -> dict[str, Any]:
-            token = authenticate(state, _secret(credentials), caller)
-            require(state, token, caller, VIEW)
-            key = _path_key(id_or_seq, "event id or seq", limits)
-            with state.pool.acquire() as store:
-                return store.for_org(token.org).get(key).to_dict()
-
-        return await in_thread(work)
+        return await as_viewer(
+            request, credentials, lambda store: store.get(_path_key(id_or_seq, "event id or seq", limits)).to_dict()
+        )
 
     @app.get("/v1/correlations/{cid:text}", tags=["events"], summary="Every event of a correlation group, oldest first")
     async def correlation(request: Request, cid: str,
                           credentials: Credentials) -> dict[str, Any]:
-        caller = _caller(request, limits)
-
-        def work() -> dict[str, Any]:
-            token = authenticate(state, _secret(credentials), caller)
-            require(state, token, caller, VIEW)
-            key = _path_key(cid, "correlation id", limits)
-            with state.pool.acquire() as store:
-                return {"events": [e.to_dict() for e in store.for_org(token.org).related(key)]}
-
-        return await in_thread(work)
+        return await as_viewer(
+            request, credentials,
+            lambda store: {"events": [e.to_dict() for e in store.related(_path_key(cid, "correlation id", limits))]},
+        )
 
     @app.post("/v1/purge", tags=["integrity"], summary="Delete events older than a cut-off (or count them)",
               openapi_extra=PURGE_BODY)
@@ -488,28 +479,12 @@ def create_app(store_path: str | Path, **options: Any) -> FastAPI:
     @app.get("/v1/verify", tags=["integrity"], summary="Check the organization's hash chain")
     async def verify(request: Request,
                      credentials: Credentials) -> dict[str, Any]:
-        caller = _caller(request, limits)
-
-        def work() -> dict[str, Any]:
-            token = authenticate(state, _secret(credentials), caller)
-            require(state, token, caller, VIEW)
-            with state.pool.acquire() as store:
-                return store.for_org(token.org).verify().to_dict()
-
-        return await in_thread(work)
+        return await as_viewer(request, credentials, lambda store: store.verify().to_dict())
 
     @app.get("/v1/head", tags=["integrity"], summary="The newest link of the organization's chain")
     async def head(request: Request,
                    credentials: Credentials) -> dict[str, Any]:
-        caller = _caller(request, limits)
-
-        def work() -> dict[str, Any]:
-            token = authenticate(state, _secret(credentials), caller)
-            require(state, token, caller, VIEW)
-            with state.pool.acquire() as store:
-                return store.for_org(token.org).head().to_dict()
-
-        return await in_thread(work)
+        return await as_viewer(request, credentials, lambda store: store.head().to_dict())
 
     # ------------------------------------------------------------------ tokens (token.manage)
 
