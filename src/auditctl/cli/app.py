@@ -113,7 +113,7 @@ app = typer.Typer(
     help="Keep the audit log: who did what, when, from where, and exactly what changed.",
     epilog="Example: auditctl record update --actor user:ann@example.com --entity part:p1 --old status=draft --new status=ready",
     no_args_is_help=True,
-    add_completion=True,
+    add_completion=False,  # static scripts in completions/ (scripts/gen_completions.py)
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,

@@ -12,7 +12,8 @@ from auditctl.cli.app import app
 from auditctl.cli.common import Format, command, get_globals
 from auditctl.errors import NotFound, UsageError
 
-config_app = typer.Typer(help="Read and write the config file.", no_args_is_help=True)
+config_app = typer.Typer(help="Read and write the config file.", no_args_is_help=True,
+                         epilog="Example: auditctl config set retention_days 90")
 app.add_typer(config_app, name="config")
 
 SECRET_SETTINGS = ("token", "chain_key")
