@@ -11,6 +11,9 @@ from auditctl.cli import search_cmd
 from auditctl.cli import show_cmd
 from auditctl.cli import export_cmd
 from auditctl.cli import integrity_cmd
+from auditctl.cli import serve_cmd
+from auditctl.cli import token_cmd
 from auditctl.cli import config_cmd
+from auditctl.cli import demo_cmd
 
 __all__ = ["app"]

@@ -111,17 +111,9 @@ class Globals:
         return self.settings["store"] or str(config.default_store_path())
 
     def open_store(self, *, create: bool = False) -> Store:
-        from auditctl.store import open_store
+        from auditctl.cli.fast import open_configured_store
 
-        settings = self.settings
-        return open_store(
-            self.store_url(),
-            create=create,
-            token=settings["token"],
-            org=settings["org"],
-            redact_patterns=settings["redact_patterns"],
-            chain_key=settings["chain_key"],
-        )
+        return open_configured_store(self.settings, self.store_url(), create=create)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ output
 

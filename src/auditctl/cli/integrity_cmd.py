@@ -56,7 +56,10 @@ def _print_purge(fmt: Format, result: PurgeResult, dry_run: bool) -> None:
         sys.stdout.write((jsonio.dumps_pretty(data) if fmt == Format.json else jsonio.dumps(data)) + "\n")
         return
     count = data["count"]
-    span = f" (from {data['oldest']} to {data['newest']})" if count else ""
+    if count == 0:
+        sys.stdout.write(f"nothing to purge: no events older than {data['cutoff']}\n")
+        return
+    span = f" (from {data['oldest']} to {data['newest']})"
     verb = "would delete" if dry_run else "deleted"
     sys.stdout.write(f"{verb} {count} event{'s' if count != 1 else ''} older than {data['cutoff']}{span}\n")
 

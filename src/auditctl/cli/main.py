@@ -13,6 +13,13 @@ def main() -> None:
 
         sys.stdout.write(f"auditctl {__version__}\n")
         return
+    # A search with machine output (what scripts run in loops) skips typer's start-up.
+    from auditctl.cli import fast
+
+    code = fast.run(sys.argv[1:])
+    if code is not None:
+        sys.stdout.flush()
+        sys.exit(code)
     from auditctl.cli.commands import app
 
     app()

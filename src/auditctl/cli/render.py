@@ -672,7 +672,8 @@ def detail_view(event: Event, related: list[Event], *, utc: bool, full: bool) ->
 def _time_text(stamp: str, clock: Clock, beside: bool = True) -> Text:
     moment = clock.local(stamp)
     text = Text(f"{moment:%Y-%m-%d %H:%M:%S}{_fraction(moment)} ")
-    if clock.utc:
+    if clock.utc or not moment.utcoffset():
+        # Local time is UTC (a server, a container): say it once.
         text.append("UTC")
         return text
     text.append(moment.tzname() or "")

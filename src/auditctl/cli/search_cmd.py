@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from auditctl.cli.app import app
-from auditctl.cli.common import Format, command, get_globals
+from auditctl.cli.common import Format, command, get_globals, open_text_input
 from auditctl.cli.options import (
     ActionOpt, ActorOpt, ActorTypeOpt, ChangedOpt, CorrelationOpt, EntityIdOpt, EntityOpt, Filters,
     LimitOpt, ReverseOpt, SinceOpt, SourceOpt, UntilOpt,
@@ -31,7 +30,8 @@ def run_query(filters: Filters, terms: list[str] | None, flat: bool) -> None:
         if fmt == Format.table:
             events = list(store.query(query))
             total = store.count(query) if query.limit is not None and len(events) >= query.limit else len(events)
-            print_event_table(events, filters=filters.describe(terms), total=total, limit=query.limit, flat=flat)
+            print_event_table(events, filters=filters.describe(terms), total=total, limit=query.limit, flat=flat,
+                              reverse=query.reverse)
             return
         lines = getattr(store, "query_lines", None)
         if fmt == Format.jsonl and lines is not None:
@@ -84,7 +84,7 @@ def filter_stream(filters: Filters, input_file: str, flat: bool) -> None:
     g = get_globals()
     fmt = g.output_format()
     query = filters.query(None, default_limit=TABLE_LIMIT if fmt == Format.table else None)
-    handle = sys.stdin if input_file == "-" else _open_input(input_file)
+    handle = open_text_input(input_file)
     name = "stdin" if input_file == "-" else input_file
 
     def matching() -> Iterator[Event]:
@@ -104,7 +104,8 @@ def filter_stream(filters: Filters, input_file: str, flat: bool) -> None:
                 total += 1
                 if query.limit is None or len(shown) < query.limit:
                     shown.append(event)
-            print_event_table(shown, filters=filters.describe(), total=total, limit=query.limit, flat=flat)
+            print_event_table(shown, filters=filters.describe(), total=total, limit=query.limit, flat=flat,
+                              reverse=query.reverse)
             return
 
         def limited() -> Iterator[dict[str, Any]]:
@@ -114,17 +115,4 @@ def filter_stream(filters: Filters, input_file: str, flat: bool) -> None:
                     return
         write_machine(fmt, limited())
     finally:
-        if handle is not sys.stdin:
-            handle.close()
-
-
-def _open_input(path: str) -> IO[str]:
-    from auditctl.errors import StoreIOError
-
-    try:
-        return open(path, encoding="utf-8", errors="strict", newline="")
-    except FileNotFoundError:
-        raise StoreIOError(f"no such file: {path}") from None
-    except OSError as exc:
-        raise StoreIOError(f"cannot read {path}: {exc.strerror}") from None
-
+        handle.close()

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
-Migration = Callable[[sqlite_utils.Database], None]
+# sqlite_utils is imported only when a migration runs: opening an up-to-date store
+# (every search) must not pay ~80 ms for it.
+Migration = Callable[["sqlite_utils.Database"], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
 
 
@@ -62,16 +66,20 @@ def m001_events(db: sqlite_utils.Database) -> None:
         ],
     )
     events = db["events"]
-    # One index per filter, each ending in timestamp so "newest first" needs no sort.
+    # Chosen with EXPLAIN QUERY PLAN (SQLiteStore._plan, tests/test_query_plans.py).
+    # The time and action indexes end in (timestamp, seq): "newest first" walks them
+    # in order with no sort. Needle filters (entity id, actor, correlation id) are
+    # looked up to a handful of rowids, then sorted, so their indexes stay short.
+    # Entity type and source (a few values each, ~10-30% of events apiece) filter
+    # the time walk instead: an index on them would cost every insert and rarely win.
     events.create_index(["id"], index_name="events_id", unique=True)
     events.create_index(["org", "seq"], index_name="events_org_seq", unique=True)
     events.create_index(["org", "timestamp", "seq"], index_name="events_time")
-    events.create_index(["org", "action", "timestamp"], index_name="events_action")
-    events.create_index(["org", "entity_type", "timestamp"], index_name="events_entity_type")
+    events.create_index(["org", "action", "timestamp", "seq"], index_name="events_action")
     events.create_index(["org", "entity_id"], index_name="events_entity_id")
-    events.create_index(["org", "actor_id", "timestamp"], index_name="events_actor_id")
-    events.create_index(["org", "actor_email", "timestamp"], index_name="events_actor_email")
-    events.create_index(["org", "source", "timestamp"], index_name="events_source")
+    events.create_index(["org", "actor_id"], index_name="events_actor_id")
+    # --actor matches emails case-insensitively: the index must use the same collation.
+    db.execute("CREATE INDEX events_actor_email ON events (org, actor_email COLLATE NOCASE)")
     events.create_index(["org", "correlation_id"], index_name="events_correlation")
 
     # Many-valued keys: entity ids of bulk actions ('e') and changed field names ('c').
@@ -82,6 +90,9 @@ def m001_events(db: sqlite_utils.Database) -> None:
     # Substring search without scanning: a trigram index, contentless so it stores
     # no second copy of the text.
     db.execute("CREATE VIRTUAL TABLE events_search USING fts5(text, content='', tokenize='trigram')")
+    # Merge segments 16 at a time rather than 4: a third less work per insert
+    # (measured on 100k events), and searches still read few segments.
+    db.execute("INSERT INTO events_search (events_search, rank) VALUES ('automerge', 16)")
 
     # The chain: the newest link per org, purged rows' links (tombstones) and the
     # signed anchor below which everything was purged.
@@ -95,6 +106,26 @@ def m001_events(db: sqlite_utils.Database) -> None:
     )
     db["store_meta"].create({"key": str, "value": str}, pk="key")
 
+
+
+@migration
+def m002_tokens(db: sqlite_utils.Database) -> None:
+    # Server API tokens: only the SHA-256 of the secret is kept, never the secret.
+    db["api_tokens"].create(
+        {
+            "id": str,
+            "name": str,
+            "org": str,
+            "role": str,
+            "secret_hash": str,
+            "created_at": str,
+            "expires_at": str,
+            "revoked_at": str,
+        },
+        pk="id",
+        not_null=["org", "role", "secret_hash", "created_at"],
+    )
+    db["api_tokens"].create_index(["secret_hash"], index_name="api_tokens_hash", unique=True)
 
 def applied(conn: sqlite3.Connection) -> list[str]:
     exists = conn.execute(
@@ -112,6 +143,8 @@ def pending(conn: sqlite3.Connection) -> list[tuple[str, Migration]]:
 
 def run(conn: sqlite3.Connection, now: str) -> None:
     """Apply pending migrations; the caller holds a write transaction."""
+    import sqlite_utils
+
     db = sqlite_utils.Database(conn)
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _auditctl_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

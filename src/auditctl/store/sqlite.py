@@ -26,6 +26,9 @@ from auditctl.store.base import AppendResult, Head, PurgeResult, Store
 from auditctl.timeparse import now, now_text
 
 BUSY_TIMEOUT_S = 15.0
+# A filter matching at least this many events is "common": for a page of newest
+# events, walking in time order finds them sooner than sorting every match.
+LONG_LIST = 5000
 SQLITE_HEADER = b"SQLite format 3\x00"
 KEY_CHECK_TEXT = "auditctl chain key check"
 
@@ -57,30 +60,6 @@ def translate(exc: sqlite3.Error, path: str) -> errors.AuditError:
     return StoreIOError(f"store error on {path}: {exc}")
 
 
-def _row_for(event: Event, doc: str) -> tuple[Any, ...]:
-    ctx = event.context
-    return (
-        event.org,
-        event.seq,
-        event.id,
-        event.timestamp,
-        event.recorded_at,
-        event.action,
-        event.actor.type,
-        event.actor.id,
-        event.actor.email,
-        event.source,
-        event.entity.type,
-        event.entity.id,
-        ctx.correlation_id,
-        ctx.parent_id,
-        ctx.reason,
-        doc,
-        event.prev_hash,
-        event.hash,
-    )
-
-
 class SQLiteStore(Store):
     def __init__(
         self,
@@ -93,7 +72,7 @@ class SQLiteStore(Store):
         readonly: bool = False,
     ) -> None:
         self.path = str(path)
-        self.url = f"sqlite:///{self.path}"
+        self.url = f"sqlite://{self.path}"
         self.org = org
         self.redactor = redactor
         self.chain_key = chain_key or None
@@ -135,7 +114,9 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA cache_size = -32000")
+            # 64 MB of page cache: at a million events the needle indexes (entity id,
+            # correlation id: random inserts) outgrow 32 MB and every insert misses.
+            conn.execute("PRAGMA cache_size = -65536")
             if migrations.pending(conn):
                 with self._write():
                     migrations.run(conn, now_text())
@@ -237,6 +218,11 @@ class SQLiteStore(Store):
         keys: list[tuple[str, str, int]] = []
         seen: dict[str, tuple[Event, int]] = {}
         first_rowid = (conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]) + 1
+        # Supplied ids (every import carries them) are looked up for idempotency in
+        # a few IN queries per batch rather than one query per event.
+        stored_docs = self._docs_by_id(conn, [e.id for e in batch if e.id is not None])
+        org = self.org
+        key = self.chain_key
         for event in batch:
             supplied_id = event.id
             if supplied_id is None:
@@ -247,33 +233,41 @@ class SQLiteStore(Store):
                     self._same_or_conflict(existing[0], event, supplied_id)
                     results.append(AppendResult(supplied_id, existing[1], False))
                     continue
-                row = conn.execute("SELECT doc FROM events WHERE id = ?", (supplied_id,)).fetchone()
-                if row is not None:
-                    stored = Event.from_dict(jsonio.loads(row[0], "stored event"))
-                    if stored.org != self.org:
+                stored_doc = stored_docs.get(supplied_id)
+                if stored_doc is not None:
+                    stored = Event.from_dict(jsonio.loads(stored_doc, "stored event"))
+                    if stored.org != org:
                         raise ConflictError(f"event id {supplied_id} is already used")
                     self._same_or_conflict(stored, event, supplied_id)
                     results.append(AppendResult(supplied_id, stored.seq or 0, False))
                     continue
             seq += 1
-            sealed = integrity.seal(
-                event.with_store_fields(
-                    id=supplied_id,
-                    seq=seq,
-                    org=self.org,
-                    timestamp=event.timestamp or recorded_text,
-                    recorded_at=event.recorded_at or recorded_text,
-                ),
-                prev_hash,
-                self.chain_key,
-            )
-            prev_hash = sealed.hash or ""
-            doc = jsonio.dumps(sealed.to_dict())
+            # The sealed event as a dict, built once: exactly what integrity.seal and
+            # Event.to_dict would give (same keys, same order), without three copies
+            # of the dataclass on the way.
+            data = event.to_dict()
+            del data["prev_hash"], data["hash"]
+            timestamp = event.timestamp or recorded_text
+            data["id"] = supplied_id
+            data["seq"] = seq
+            data["org"] = org
+            data["timestamp"] = timestamp
+            data["recorded_at"] = event.recorded_at or recorded_text
+            hash_ = integrity.event_hash(data, prev_hash, key)
+            data["prev_hash"] = prev_hash
+            data["hash"] = hash_
+            doc = jsonio.dumps(data)
             rowid = first_rowid + len(rows)
-            rows.append(_row_for(sealed, doc))
-            for entity_id in sealed.entity_ids:
+            actor, entity, ctx = event.actor, event.entity, event.context
+            rows.append((
+                org, seq, supplied_id, timestamp, data["recorded_at"], event.action, actor.type, actor.id,
+                actor.email, event.source, entity.type, entity.id, ctx.correlation_id, ctx.parent_id,
+                ctx.reason, doc, prev_hash, hash_,
+            ))
+            prev_hash = hash_
+            for entity_id in event.entity_ids:
                 keys.append(("e", entity_id, rowid))
-            for change in sealed.changes:
+            for change in event.changes:
                 keys.append(("c", change.field, rowid))
             seen[supplied_id] = (event, seq)
             results.append(AppendResult(supplied_id, seq, True))
@@ -294,6 +288,15 @@ class SQLiteStore(Store):
         return results
 
     @staticmethod
+    def _docs_by_id(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            sql = f"SELECT id, doc FROM events WHERE id IN ({','.join('?' * len(chunk))})"
+            found.update(conn.execute(sql, chunk).fetchall())
+        return found
+
+    @staticmethod
     def _same_or_conflict(stored: Event, incoming: Event, event_id: str) -> None:
         left = stored.content_dict()
         right = incoming.content_dict()
@@ -312,7 +315,7 @@ class SQLiteStore(Store):
         key = str(id_or_seq).strip()
         with self._errors():
             row = self.conn.execute("SELECT doc FROM events WHERE id = ? AND org = ?", (key, self.org)).fetchone()
-            if row is None and key.isdigit() and len(key) < 19:
+            if row is None and key.isascii() and key.isdigit() and len(key) < 19:  # not '²', which int() refuses
                 row = self.conn.execute(
                     "SELECT doc FROM events WHERE org = ? AND seq = ?", (self.org, int(key))
                 ).fetchone()
@@ -321,8 +324,32 @@ class SQLiteStore(Store):
         return Event.from_dict(jsonio.loads(row[0], "stored event"))
 
     def _where(self, query: Query) -> tuple[str, list[Any]]:
+        where, params, _ = self._plan(query)
+        return where, params
+
+    def _plan(self, query: Query, *, paged: bool = False) -> tuple[str, list[Any], str]:
+        """WHERE clause, its parameters, and the FROM that makes SQLite use the right index.
+
+        Without statistics SQLite prefers walking the time index newest-first (it
+        needs no sort) and filtering every row, which on a million events is a full
+        scan for a needle. So the plan is chosen here. A selective filter (entity id,
+        actor, correlation id, changed field, search term) is a list of rowids from
+        its own index; the list drives the query (``NOT INDEXED`` keeps SQLite off the
+        time index; rowid lookups stay allowed) and the matches are sorted. But when
+        only a page is wanted (``paged``) and every such list is long, walking
+        newest-first and keeping the first matches is cheaper than sorting them all,
+        so a quick capped count decides. An action filter walks ``events_action``
+        (org, action, timestamp, seq), already in order; anything else the time index.
+        """
         clauses = ["org = ?"]
         params: list[Any] = [self.org]
+        # (position in clauses, subquery, its values): filled in once the plan is known.
+        drivers: list[tuple[int, str, list[Any]]] = []
+
+        def driver(subquery: str, values: list[Any]) -> None:
+            drivers.append((len(clauses), subquery, values))
+            clauses.append("")
+
         if query.actions:
             clauses.append(f"action IN ({','.join('?' * len(query.actions))})")
             params.extend(query.actions)
@@ -330,25 +357,23 @@ class SQLiteStore(Store):
             clauses.append("entity_type = ?")
             params.append(query.entity_type)
         if query.entity_id:
-            clauses.append(
-                "(entity_id = ? OR rowid IN (SELECT event_rowid FROM event_keys WHERE kind = 'e' AND value = ?))"
-            )
-            params.extend([query.entity_id, query.entity_id])
+            driver("SELECT rowid FROM events WHERE org = ? AND entity_id = ?"
+                   " UNION ALL SELECT event_rowid FROM event_keys WHERE kind = 'e' AND value = ?",
+                   [self.org, query.entity_id, query.entity_id])
         if query.source:
             clauses.append(f"source IN ({','.join('?' * len(query.source))})")
             params.extend(query.source)
         if query.actor:
-            clauses.append("(actor_id = ? OR actor_email = ? COLLATE NOCASE)")
-            params.extend([query.actor, query.actor])
+            driver("SELECT rowid FROM events WHERE org = ? AND actor_id = ?"
+                   " UNION ALL SELECT rowid FROM events WHERE org = ? AND actor_email = ? COLLATE NOCASE",
+                   [self.org, query.actor, self.org, query.actor])
         if query.actor_type:
             clauses.append(f"actor_type IN ({','.join('?' * len(query.actor_type))})")
             params.extend(query.actor_type)
         if query.correlation_id:
-            clauses.append("correlation_id = ?")
-            params.append(query.correlation_id)
+            driver("SELECT rowid FROM events WHERE org = ? AND correlation_id = ?", [self.org, query.correlation_id])
         if query.changed:
-            clauses.append("rowid IN (SELECT event_rowid FROM event_keys WHERE kind = 'c' AND value = ?)")
-            params.append(query.changed)
+            driver("SELECT event_rowid FROM event_keys WHERE kind = 'c' AND value = ?", [query.changed])
         if query.since:
             clauses.append("timestamp >= ?")
             params.append(query.since)
@@ -359,8 +384,8 @@ class SQLiteStore(Store):
             if len(term) >= 3:
                 # A quoted FTS5 string is matched as a phrase of trigrams: an exact,
                 # case-insensitive substring; '"' is the only character to escape.
-                clauses.append("rowid IN (SELECT rowid FROM events_search WHERE events_search MATCH ?)")
-                params.append('"' + term.replace('"', '""') + '"')
+                driver("SELECT rowid FROM events_search WHERE events_search MATCH ?",
+                       ['"' + term.replace('"', '""') + '"'])
             else:
                 # Too short for trigrams: a scan, but instr() takes the term literally.
                 clauses.append(f"instr(lower({migrations.SEARCH_TEXT_SQL}), ?) > 0")
@@ -370,12 +395,45 @@ class SQLiteStore(Store):
             op = ">" if query.reverse else "<"
             clauses.append(f"(timestamp {op} ? OR (timestamp = ? AND seq {op} ?))")
             params.extend([ts, ts, seq])
-        return " AND ".join(clauses), params
+        source = "events INDEXED BY events_action" if query.actions else "events INDEXED BY events_time"
+        if drivers:
+            # A page only: fetch each list up to LONG_LIST. A short list is used as
+            # fetched (the search index is not asked twice); if every list is long,
+            # walk in time order with the filters as tests.
+            fetched = [self._rowids(sql, values, LONG_LIST) if paged else None for _, sql, values in drivers]
+            if not paged or any(rows is not None and len(rows) < LONG_LIST for rows in fetched):
+                source = "events NOT INDEXED"
+            bound: dict[int, list[Any]] = {}
+            for (position, sql, values), rows in zip(drivers, fetched, strict=True):
+                if rows is not None and len(rows) < LONG_LIST:
+                    clauses[position] = "rowid IN (SELECT value FROM json_each(?))"
+                    bound[position] = [jsonio.dumps(rows)]
+                else:
+                    clauses[position] = f"rowid IN ({sql})"
+                    bound[position] = values
+            params = self._interleave(clauses, params, bound)
+        return " AND ".join(clauses), params, source
+
+    def _rowids(self, subquery: str, values: list[Any], cap: int) -> list[int]:
+        return [row[0] for row in self.conn.execute(f"SELECT * FROM ({subquery} LIMIT ?)", [*values, cap])]
+
+    @staticmethod
+    def _interleave(clauses: list[str], params: list[Any], bound: dict[int, list[Any]]) -> list[Any]:
+        """Put each driver's parameters where its clause stands among the others'."""
+        out: list[Any] = [params[0]]  # org
+        rest = iter(params[1:])
+        for position, clause in enumerate(clauses[1:], 1):
+            if position in bound:
+                out.extend(bound[position])
+            else:
+                out.extend(next(rest) for _ in range(clause.count("?")))
+        return out
 
     def _select(self, columns: str, query: Query) -> Iterator[tuple[Any, ...]]:
-        where, params = self._where(query)
+        with self._errors():
+            where, params, source = self._plan(query, paged=query.limit is not None)
         order = "ASC" if query.reverse else "DESC"
-        sql = f"SELECT {columns} FROM events WHERE {where} ORDER BY timestamp {order}, seq {order}"
+        sql = f"SELECT {columns} FROM {source} WHERE {where} ORDER BY timestamp {order}, seq {order}"
         if query.limit is not None:
             sql += " LIMIT ?"
             params.append(query.limit)
@@ -401,9 +459,9 @@ class SQLiteStore(Store):
             yield doc
 
     def count(self, query: Query) -> int:
-        where, params = self._where(query)
         with self._errors():
-            return int(self.conn.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()[0])
+            where, params, source = self._plan(query)
+            return int(self.conn.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0])
 
     def related(self, correlation_id: str) -> list[Event]:
         with self._errors():
@@ -415,9 +473,9 @@ class SQLiteStore(Store):
 
     def explain(self, query: Query) -> list[str]:
         """The query plan of a query, for tests that guard against full scans."""
-        where, params = self._where(query)
+        where, params, source = self._plan(query, paged=query.limit is not None)
         order = "ASC" if query.reverse else "DESC"
-        sql = f"SELECT doc FROM events WHERE {where} ORDER BY timestamp {order}, seq {order} LIMIT 50"
+        sql = f"SELECT doc FROM {source} WHERE {where} ORDER BY timestamp {order}, seq {order} LIMIT 50"
         return [row[3] for row in self.conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
 
     # ------------------------------------------------------------------ chain
