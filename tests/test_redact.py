@@ -43,6 +43,12 @@ def test_secret_shaped_values_are_masked_wherever_they_are():
     assert "zzz999" not in out.metadata["url"] and "a=1" in out.metadata["url"]
 
 
+def test_separators_in_key_names_do_not_hide_a_secret():
+    out = Redactor().event(event(metadata={"headers": {"X-Api-Key": "k1", "apiKey": "k2", "Private-Key": "k3",
+                                                       "x-auth-token": "k4", "Set-Cookie": "k5"}}))
+    assert set(out.metadata["headers"].values()) == {REDACTED}
+
+
 def test_patterns_are_configurable():
     out = Redactor(["ssn"]).event(event(changes=[{"field": "customer_SSN", "old": "1", "new": "2"},
                                                  {"field": "password", "old": "p", "new": "q"}]))

@@ -9,7 +9,7 @@ platform's app folder; the config file is ``config.toml`` in it unless
 from __future__ import annotations
 
 import os
-import tomllib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,22 @@ def home() -> Path:
     explicit = os.environ.get("AUDITCTL_HOME")
     if explicit:
         return Path(explicit).expanduser()
-    import typer  # only for get_app_dir; the CLI has it loaded already
+    return app_dir("auditctl")
 
-    return Path(typer.get_app_dir("auditctl"))
+
+def app_dir(name: str) -> Path:
+    """The platform's folder for an app's files: what ``typer.get_app_dir`` returns.
+
+    Computed here because importing typer costs a search ~50 ms of start-up;
+    ``tests/test_config.py`` checks the two agree.
+    """
+    if sys.platform.startswith("win"):
+        base = os.environ.get("APPDATA") or os.environ.get("LOCALAPPDATA") or os.path.expanduser("~")
+        return Path(base) / name
+    if sys.platform == "darwin":
+        return Path(os.path.expanduser("~/Library/Application Support")) / name
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    return Path(base) / name.replace(" ", "-").lower()
 
 
 def config_path(flag: str | None = None) -> Path:
@@ -55,6 +68,8 @@ def default_store_path() -> Path:
 def load_file(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
+    import tomllib  # only when there is a file to read
+
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import secrets
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -249,6 +248,8 @@ def _base32(value: int) -> str:
 
 
 def new_correlation_id() -> str:
+    import secrets
+
     return secrets.token_hex(16)
 
 

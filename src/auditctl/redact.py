@@ -58,7 +58,9 @@ class Redactor:
     def __init__(self, patterns: Iterable[str] = DEFAULT_PATTERNS) -> None:
         self.patterns = tuple(p.lower() for p in patterns if p)
         if self.patterns:
-            alternatives = "|".join(re.escape(p) for p in self.patterns)
+            # "_" in a pattern also matches "-", " ", "." or nothing: headers spell
+            # api_key as X-Api-Key, forms as "api key", JSON as apiKey.
+            alternatives = "|".join(re.escape(p).replace("_", "[-_ .]?") for p in self.patterns)
             self._key_re: re.Pattern[str] | None = re.compile(alternatives, re.IGNORECASE)
             # key=value / key: value pairs inside free text (query strings, log lines).
             self._pair_re: re.Pattern[str] | None = re.compile(
