@@ -26,6 +26,7 @@ SETTINGS: dict[str, tuple[type, Any, str]] = {
     "redact_patterns": (list, list(DEFAULT_PATTERNS), "key-name substrings whose values are redacted"),
     "chain_key": (str, None, "secret key for an HMAC hash chain"),
     "format": (str, None, "default output format: table, json, jsonl or csv"),
+    "timeout": (int, 30, "seconds a remote store may take to answer one call, retries included"),
 }
 ENV_PREFIX = "AUDITCTL_"
 
@@ -102,8 +103,8 @@ def coerce(name: str, raw: Any) -> Any:
             value = int(raw)
         except (TypeError, ValueError):
             raise UsageError(f"{name} must be a whole number, got {raw!r}") from None
-        if name == "retention_days" and value < 1:
-            raise UsageError("retention_days must be at least 1")
+        if name in ("retention_days", "timeout") and value < 1:
+            raise UsageError(f"{name} must be at least 1")
         return value
     if kind is list:
         if isinstance(raw, str):

@@ -125,6 +125,7 @@ def open_configured_store(settings: Any, url: str, *, create: bool = False) -> A
         org=settings["org"],
         redact_patterns=settings["redact_patterns"],
         chain_key=settings["chain_key"],
+        timeout=settings["timeout"],
     )
 
 

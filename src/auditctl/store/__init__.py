@@ -20,12 +20,16 @@ def open_store(
     org: str = "default",
     redact_patterns: list[str] | None = None,
     chain_key: str | None = None,
+    timeout: float | None = None,
 ) -> Store:
-    """Open the store ``url`` names; ``create`` only for commands that write."""
+    """Open the store ``url`` names; ``create`` only for commands that write.
+
+    ``timeout``: seconds a remote store may take for one call, retries included.
+    """
     if url.startswith(("http://", "https://")):
         from auditctl.store.http import HttpStore
 
-        return HttpStore(url, token=token)
+        return HttpStore(url, token=token) if timeout is None else HttpStore(url, token=token, timeout=timeout)
     if "://" in url and not url.startswith("sqlite://"):
         scheme = url.split("://", 1)[0]
         raise UsageError(f"unknown store scheme {scheme!r}", hint="use a path, sqlite:///path, http:// or https://")
