@@ -108,7 +108,7 @@ def _sqlite_backend(tmp_path: Path) -> Iterator[Any]:
 BACKENDS["sqlite"] = _sqlite_backend  # type: ignore[assignment]
 
 try:
-    from tests.http_backend import http_backend  # noqa: E402
+    from tests.http_backend import http_backend
 
     BACKENDS["http"] = http_backend  # type: ignore[assignment]
 except ImportError:  # the server is not built yet

@@ -131,3 +131,10 @@ def test_debug_shows_a_traceback_only_when_asked(run, tmp_path):
     assert "Traceback" not in result.stderr and result.returncode == 74
     result = run("--debug", "--store", str(tmp_path / "missing" / "x.db"), "search")
     assert "Traceback" in result.stderr
+
+
+def test_no_command_prints_help_and_is_a_usage_error(cli):
+    for args in ([], ["config"], ["token"]):
+        result = cli(*args, store=False)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert "Usage:" in result.stderr and "Traceback" not in result.stderr

@@ -157,7 +157,7 @@ def _body(override: dict[str, Any]) -> bytes:
 
 
 RAW_POSTS: list[tuple[bytes, int, str]] = [
-    *[(_body(o), 400, w) for o, w in BAD_EVENTS if "surrogate" != w and "deeper" != w],
+    *[(_body(o), 400, w) for o, w in BAD_EVENTS if w != "surrogate" and w != "deeper"],
     (_body({"metadata": {"k": "\ud800"}}).replace(b"\\ud800", b"\\udfff"), 400, "surrogate"),
     (b'{"metadata": ' + b'{"a":' * 10_000 + b"1" + b"}" * 10_001, 400, "nested"),
     (b"[" * 10_000 + b"]" * 10_000, 400, "nested"),

@@ -83,7 +83,7 @@ def test_an_inserted_row_is_detected(cli, store_path):
     conn = sqlite3.connect(store_path)
     row = conn.execute("SELECT * FROM events WHERE seq = 5").fetchone()
     cols = [d[0] for d in conn.execute("SELECT * FROM events LIMIT 1").description]
-    data = dict(zip(cols, row))
+    data = dict(zip(cols, row, strict=True))
     # Shift seqs up to make room, then insert a forged event at seq 5.
     conn.execute("UPDATE events SET seq = seq + 1000 WHERE seq >= 5")
     conn.execute("UPDATE events SET seq = seq - 999 WHERE seq >= 1005")
@@ -94,7 +94,7 @@ def test_an_inserted_row_is_detected(cli, store_path):
     conn.commit()
     conn.close()
     result = verify(cli)
-    assert result.exit_code == 65 and "seq 5" in result.stderr or "seq 6" in result.stderr
+    assert (result.exit_code == 65 and "seq 5" in result.stderr) or "seq 6" in result.stderr
 
 
 def test_swapped_rows_are_detected(cli, store_path):
@@ -254,8 +254,8 @@ def test_purged_data_is_gone_from_the_file_and_search(cli, store_path):
 
 def test_rolling_30_day_window_over_90_days_stays_bounded_and_verified(tmp_path):
     """90 simulated days, 12 events a day, purge daily, verify daily; the file stops growing."""
-    from auditctl.store.sqlite import SQLiteStore
     from auditctl.model import Event
+    from auditctl.store.sqlite import SQLiteStore
 
     path = tmp_path / "rolling.db"
     sizes = []

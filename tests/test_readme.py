@@ -19,14 +19,14 @@ BIN = Path(sys.executable).parent
 
 
 def marked_command(marker: str) -> str:
-    match = re.search(rf"<!-- {marker} -->\s*```sh\n(.+?)\n```", README, re.S)
+    match = re.search(rf"<!-- {marker} -->\s*```sh\n(.+?)\n```", README, re.DOTALL)
     assert match, f"README lacks the {marker} block"
     return match.group(1).strip()
 
 
 def console_commands() -> list[str]:
     commands = []
-    for block in re.findall(r"```console\n(.*?)```", README, re.S):
+    for block in re.findall(r"```console\n(.*?)```", README, re.DOTALL):
         commands += [line[2:] for line in block.splitlines() if line.startswith("$ ")]
     return commands
 

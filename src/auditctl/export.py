@@ -8,7 +8,6 @@ export re-imports losslessly.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -48,7 +47,7 @@ def csv_guard(value: str) -> str:
 
 
 def csv_unguard(value: str) -> str:
-    return value[1:] if value.startswith("'") else value
+    return value.removeprefix("'")
 
 
 def to_csv_row(data: dict[str, Any]) -> list[str]:
@@ -291,7 +290,7 @@ def _as_object(value: Any, name: str, number: int, what: str = "line") -> dict[s
 
 
 def _read_csv(stream: IO[str], first_chunk: str, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    source = _Chained(first_chunk.lstrip("\ufeff"), stream)
+    source = _chained(first_chunk.lstrip("\ufeff"), stream)
     reader = csv.DictReader(source)
     header = reader.fieldnames or []
     if "action" not in header:
@@ -306,18 +305,10 @@ def _read_csv(stream: IO[str], first_chunk: str, name: str) -> Iterator[tuple[in
         raise ValidationError(f"{name}, line {reader.line_num}: bad CSV ({exc})") from None
 
 
-class _Chained(io.TextIOBase):
-    """A text stream that first replays a peeked chunk (CSV needs lines, not chunks)."""
-
-    def __init__(self, first: str, rest: IO[str]) -> None:
-        self._lines = _lines(rest, first)
-
-    def __iter__(self) -> Iterator[str]:
-        for line in self._lines:
-            yield line + "\n"
-
-    def __next__(self) -> str:
-        return next(self._lines) + "\n"
+def _chained(first: str, rest: IO[str]) -> Iterator[str]:
+    """Lines of a stream whose first chunk was already peeked (csv wants lines)."""
+    for line in _lines(rest, first):
+        yield line + "\n"
 
 
 def iter_objects(items: Iterable[tuple[int, dict[str, Any]]]) -> Iterator[dict[str, Any]]:

@@ -4,7 +4,6 @@ acknowledged event, and an interrupted import can simply be run again."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import sqlite3

@@ -10,7 +10,11 @@ try:  # typer ≥ 0.29
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
     from typer._click.globals import get_current_context
 except ImportError:  # older typer runs on the click package itself
-    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+    from click.exceptions import (  # type: ignore[assignment,no-redef]
+        ClickException,
+        NoArgsIsHelpError,
+        UsageError,
+    )
     from click.globals import get_current_context  # type: ignore[no-redef]
 
 __all__ = ["Abort", "ClickException", "Exit", "NoArgsIsHelpError", "UsageError", "get_current_context"]

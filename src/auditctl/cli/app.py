@@ -7,11 +7,11 @@ import signal
 import sys
 from typing import Any
 
-from auditctl.cli import _click as click
 import typer
 from typer.core import TyperGroup
 
 from auditctl import __version__, errors
+from auditctl.cli import _click as click
 from auditctl.cli.common import (
     ConfigOpt,
     DebugOpt,
@@ -47,8 +47,10 @@ class AuditGroup(TyperGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)  # in the order they were defined, not alphabetical
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(  # type: ignore[override]  # typer's signature varies across versions
+        self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+        standalone_mode: bool = True, **extra: Any,
+    ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv or bool(os.environ.get("AUDITCTL_DEBUG"))
         previous = None
@@ -67,7 +69,8 @@ class AuditGroup(TyperGroup):
             report(exc.message, exc.hint)
             code = exc.exit_code
         except click.NoArgsIsHelpError as exc:
-            click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+            # A bare `auditctl` (or `auditctl config`): the help, on stderr, exit 2.
+            sys.stderr.write((exc.ctx.get_help() if exc.ctx else str(exc)) + "\n")
             code = errors.USAGE
         except click.UsageError as exc:
             report(exc.format_message().replace("\n", " "),

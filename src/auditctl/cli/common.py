@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 
-from auditctl.cli import _click as click
 import typer
 
 from auditctl import config
+from auditctl.cli import _click as click
 from auditctl.errors import UsageError
 from auditctl.store.base import Store
 
@@ -37,17 +37,17 @@ GLOBAL_PANEL = "Global options"
 
 StoreOpt = Annotated[
     str | None,
-    typer.Option("--store", help="Store: a path, sqlite:///path or http(s)://server. [env: AUDITCTL_STORE]",
+    typer.Option("--store", metavar="PATH|URL", help="Store: a path, sqlite:///path or http(s)://server. [env: AUDITCTL_STORE]",
                  rich_help_panel=GLOBAL_PANEL, show_default=False),
 ]
 TokenOpt = Annotated[
     str | None,
-    typer.Option("--token", help="API token for a remote store. [env: AUDITCTL_TOKEN]",
+    typer.Option("--token", metavar="TOKEN", help="API token for a remote store. [env: AUDITCTL_TOKEN]",
                  rich_help_panel=GLOBAL_PANEL, show_default=False),
 ]
 ConfigOpt = Annotated[
     str | None,
-    typer.Option("--config", help="Config file. [env: AUDITCTL_CONFIG]", rich_help_panel=GLOBAL_PANEL,
+    typer.Option("--config", metavar="FILE", help="Config file. [env: AUDITCTL_CONFIG]", rich_help_panel=GLOBAL_PANEL,
                  show_default=False),
 ]
 FormatOpt = Annotated[
@@ -127,9 +127,7 @@ class Globals:
 
     @property
     def color(self) -> bool:
-        if self.no_color or os.environ.get("NO_COLOR"):
-            return False
-        return True
+        return not (self.no_color or os.environ.get("NO_COLOR"))
 
 
 def get_globals() -> Globals:

@@ -12,15 +12,26 @@ import typer
 from auditctl.cli.app import app
 from auditctl.cli.common import Format, command, get_globals, info
 from auditctl.cli.options import (
-    ActionOpt, ActorOpt, ActorTypeOpt, ChangedOpt, CorrelationOpt, EntityIdOpt, EntityOpt, Filters,
-    LimitOpt, ReverseOpt, SinceOpt, SourceOpt, UntilOpt,
+    ActionOpt,
+    ActorOpt,
+    ActorTypeOpt,
+    ChangedOpt,
+    CorrelationOpt,
+    EntityIdOpt,
+    EntityOpt,
+    Filters,
+    LimitOpt,
+    ReverseOpt,
+    SinceOpt,
+    SourceOpt,
+    UntilOpt,
 )
 from auditctl.cli.output import progress, write_machine
 from auditctl.cli.record_cmd import self_actor
 from auditctl.errors import StoreIOError, UsageError
-from auditctl.model import Entity, Event
 from auditctl.model import Actor as ActorModel
 from auditctl.model import Context as ContextModel
+from auditctl.model import Entity, Event
 
 
 @command(app, "export")

@@ -178,7 +178,7 @@ def run(argv: list[str]) -> int | None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
-    except Exception as exc:  # noqa: BLE001 - the full path has the --debug machinery: let it speak
+    except Exception as exc:
         if not started:
             return None
         _report(f"unexpected error: {type(exc).__name__}: {exc}", "run again with --debug for a traceback")

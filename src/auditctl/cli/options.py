@@ -11,17 +11,17 @@ from auditctl.query import Query, build_query
 
 FILTER_PANEL = "Filters"
 
-ActionOpt = Annotated[list[str] | None, typer.Option("--action", "-a", help="Action (repeat for OR), e.g. delete.", rich_help_panel=FILTER_PANEL, show_default=False)]
-EntityOpt = Annotated[str | None, typer.Option("--entity", help="Entity type, e.g. part.", rich_help_panel=FILTER_PANEL, show_default=False)]
-EntityIdOpt = Annotated[str | None, typer.Option("--entity-id", help="Entity id (also matches ids of bulk actions).", rich_help_panel=FILTER_PANEL, show_default=False)]
-SourceOpt = Annotated[list[str] | None, typer.Option("--source", help="Source (repeat for OR): web, api, webhook, scheduler, system, cli.", rich_help_panel=FILTER_PANEL, show_default=False)]
-ActorOpt = Annotated[str | None, typer.Option("--actor", help="Actor email or id.", rich_help_panel=FILTER_PANEL, show_default=False)]
-ActorTypeOpt = Annotated[list[str] | None, typer.Option("--actor-type", help="Actor type (repeat for OR): user, api_key, webhook, system, scheduler.", rich_help_panel=FILTER_PANEL, show_default=False)]
-CorrelationOpt = Annotated[str | None, typer.Option("--correlation-id", help="Correlation id of a request.", rich_help_panel=FILTER_PANEL, show_default=False)]
-ChangedOpt = Annotated[str | None, typer.Option("--changed", help="Events that changed this field.", rich_help_panel=FILTER_PANEL, show_default=False)]
-SinceOpt = Annotated[str | None, typer.Option("--since", help="From this time: 7d, 24h, today, 2026-11-01, '7 days ago', epoch…", rich_help_panel=FILTER_PANEL, show_default=False)]
-UntilOpt = Annotated[str | None, typer.Option("--until", help="Before this time (same forms as --since).", rich_help_panel=FILTER_PANEL, show_default=False)]
-LimitOpt = Annotated[str | None, typer.Option("--limit", "-n", help="At most this many events (default 50 in a table, all otherwise).", rich_help_panel=FILTER_PANEL, show_default=False)]
+ActionOpt = Annotated[list[str] | None, typer.Option("--action", "-a", metavar="ACTION", help="Action (repeat for OR), e.g. delete.", rich_help_panel=FILTER_PANEL, show_default=False)]
+EntityOpt = Annotated[str | None, typer.Option("--entity", metavar="TYPE", help="Entity type, e.g. part.", rich_help_panel=FILTER_PANEL, show_default=False)]
+EntityIdOpt = Annotated[str | None, typer.Option("--entity-id", metavar="ID", help="Entity id (also matches ids of bulk actions).", rich_help_panel=FILTER_PANEL, show_default=False)]
+SourceOpt = Annotated[list[str] | None, typer.Option("--source", metavar="SOURCE", help="Source (repeat for OR): web, api, webhook, scheduler, system, cli.", rich_help_panel=FILTER_PANEL, show_default=False)]
+ActorOpt = Annotated[str | None, typer.Option("--actor", metavar="EMAIL|ID", help="Actor email or id.", rich_help_panel=FILTER_PANEL, show_default=False)]
+ActorTypeOpt = Annotated[list[str] | None, typer.Option("--actor-type", metavar="TYPE", help="Actor type (repeat for OR): user, api_key, webhook, system, scheduler.", rich_help_panel=FILTER_PANEL, show_default=False)]
+CorrelationOpt = Annotated[str | None, typer.Option("--correlation-id", metavar="ID", help="Correlation id of a request.", rich_help_panel=FILTER_PANEL, show_default=False)]
+ChangedOpt = Annotated[str | None, typer.Option("--changed", metavar="FIELD", help="Events that changed this field.", rich_help_panel=FILTER_PANEL, show_default=False)]
+SinceOpt = Annotated[str | None, typer.Option("--since", metavar="TIME", help="From this time: 7d, 24h, today, 2026-11-01, '7 days ago', epoch…", rich_help_panel=FILTER_PANEL, show_default=False)]
+UntilOpt = Annotated[str | None, typer.Option("--until", metavar="TIME", help="Before this time (same forms as --since).", rich_help_panel=FILTER_PANEL, show_default=False)]
+LimitOpt = Annotated[str | None, typer.Option("--limit", "-n", metavar="N", help="At most this many events (default 50 in a table, all otherwise).", rich_help_panel=FILTER_PANEL, show_default=False)]
 ReverseOpt = Annotated[bool, typer.Option("--reverse", help="Oldest first.", rich_help_panel=FILTER_PANEL)]
 
 

@@ -22,7 +22,7 @@ MAX_STDIN_EVENTS = 10_000
 def current_user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no login name (containers): still say who, as best we can
+    except (KeyError, OSError):  # no login name (containers): still say who, as best we can
         return "unknown"
 
 

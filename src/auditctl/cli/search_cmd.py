@@ -10,8 +10,19 @@ import typer
 from auditctl.cli.app import app
 from auditctl.cli.common import Format, command, get_globals, open_text_input
 from auditctl.cli.options import (
-    ActionOpt, ActorOpt, ActorTypeOpt, ChangedOpt, CorrelationOpt, EntityIdOpt, EntityOpt, Filters,
-    LimitOpt, ReverseOpt, SinceOpt, SourceOpt, UntilOpt,
+    ActionOpt,
+    ActorOpt,
+    ActorTypeOpt,
+    ChangedOpt,
+    CorrelationOpt,
+    EntityIdOpt,
+    EntityOpt,
+    Filters,
+    LimitOpt,
+    ReverseOpt,
+    SinceOpt,
+    SourceOpt,
+    UntilOpt,
 )
 from auditctl.cli.output import print_event_table, write_machine
 from auditctl.errors import ValidationError
@@ -42,7 +53,7 @@ def run_query(filters: Filters, terms: list[str] | None, flat: bool) -> None:
 
 @command(app, "search")
 def search(
-    terms: Annotated[list[str] | None, typer.Argument(help="Words to find (case-insensitive substrings of actor, action, entity, source, correlation id, reason).", show_default=False)] = None,
+    terms: Annotated[list[str] | None, typer.Argument(metavar="TERM", help="Words to find (case-insensitive substrings of actor, action, entity, source, correlation id, reason).", show_default=False)] = None,
     action: ActionOpt = None, entity: EntityOpt = None, entity_id: EntityIdOpt = None, source: SourceOpt = None,
     actor: ActorOpt = None, actor_type: ActorTypeOpt = None, correlation_id: CorrelationOpt = None,
     changed: ChangedOpt = None, since: SinceOpt = None, until: UntilOpt = None, limit: LimitOpt = None,

@@ -33,9 +33,8 @@ def open_store(
     if "://" in url and not url.startswith("sqlite://"):
         scheme = url.split("://", 1)[0]
         raise UsageError(f"unknown store scheme {scheme!r}", hint="use a path, sqlite:///path, http:// or https://")
-    path = url[len("sqlite://"):] if url.startswith("sqlite://") else url
-    if url.startswith("sqlite://") and path.startswith("/") and not url.startswith("sqlite:////"):
-        path = path  # sqlite:///abs/path → /abs/path
+    # sqlite:///abs/path → /abs/path; sqlite://rel.db → rel.db; a bare path stays.
+    path = url.removeprefix("sqlite://")
     from auditctl.store.sqlite import SQLiteStore
 
     return SQLiteStore(

@@ -109,7 +109,7 @@ class Store(ABC):
     def head(self) -> Head:
         """The newest link of the chain."""
 
-    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+    def close(self) -> None:  # noqa: B027 (optional: a backend without resources keeps it)
         """Release connections and files."""
 
     def __enter__(self) -> Store:

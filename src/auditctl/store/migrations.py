@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -36,7 +36,7 @@ SEARCH_TEXT_SQL = (
 
 
 @migration
-def m001_events(db: sqlite_utils.Database) -> None:
+def m001_events(db: Any) -> None:  # sqlite_utils.Database; Any: db[...] may also be a View
     db["events"].create(
         {
             "rowid": int,
@@ -109,7 +109,7 @@ def m001_events(db: sqlite_utils.Database) -> None:
 
 
 @migration
-def m002_tokens(db: sqlite_utils.Database) -> None:
+def m002_tokens(db: Any) -> None:  # sqlite_utils.Database
     # Server API tokens: only the SHA-256 of the secret is kept, never the secret.
     db["api_tokens"].create(
         {

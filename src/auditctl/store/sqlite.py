@@ -554,7 +554,7 @@ class SQLiteStore(Store):
                 (self.org, cutoff),
             ).fetchone()
         if dry_run or count == 0:
-            return PurgeResult(cutoff, count, oldest, newest, True if dry_run else False)
+            return PurgeResult(cutoff, count, oldest, newest, dry_run)
         if self.key_mismatch:
             raise errors.UsageError(f"refusing to purge: {self.key_mismatch}")
         purge_id = new_id()
