@@ -22,6 +22,7 @@ from auditctl.cli.common import (
     UtcOpt,
     get_globals,
 )
+from auditctl.cli.fast import report, silence_stdout
 
 
 class _Terminated(BaseException):
@@ -30,15 +31,6 @@ class _Terminated(BaseException):
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise _Terminated()
-
-
-def report(message: str, hint: str | None = None) -> None:
-    """The one format for errors: ``error: …`` and an optional ``hint: …``, on stderr."""
-    from auditctl.sanitize import visible
-
-    sys.stderr.write(f"error: {visible(message)}\n")
-    if hint:
-        sys.stderr.write(f"hint: {visible(hint)}\n")
 
 
 class AuditGroup(TyperGroup):
@@ -87,7 +79,7 @@ class AuditGroup(TyperGroup):
             code = 143
         except BrokenPipeError:
             # `auditctl export | head`: the reader left; that is not an error.
-            _silence_stdout()
+            silence_stdout()
             code = 0
         except Exception as exc:  # the last line of defence: no traceback for users
             if debug:
@@ -100,14 +92,6 @@ class AuditGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
-
-
-def _silence_stdout() -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 app = typer.Typer(

@@ -159,12 +159,28 @@ def command(app: typer.Typer, name: str | None = None, **kwargs: Any) -> Callabl
             if pname not in original.parameters
         ]
         params = list(original.parameters.values())
+        takes_filters = "filters" in original.parameters
+        if takes_filters:
+            from auditctl.cli.options import FILTER_PARAMS
+
+            at = [p.name for p in params].index("filters")
+            flags = [
+                inspect.Parameter(fname, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation)
+                for fname, (annotation, default) in FILTER_PARAMS.items()
+            ]
+            params[at : at + 1] = flags
+            hints.pop("filters", None)
+            hints.update({p.name: p.annotation for p in flags})
         # Keyword-only parameters must follow the positional ones.
         signature = original.replace(parameters=[*params, *extra])
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kw: Any) -> Any:
             get_globals().merge(**{p: kw.pop(p) for p in list(kw) if p in _GLOBAL_PARAMS and p not in original.parameters})
+            if takes_filters:
+                from auditctl.cli.options import FILTER_PARAMS, Filters
+
+                kw["filters"] = Filters(**{fname: kw.pop(fname) for fname in FILTER_PARAMS})
             return func(*args, **kw)
 
         wrapper.__signature__ = signature  # type: ignore[attr-defined]

@@ -12,19 +12,7 @@ import typer
 from auditctl.cli.app import app
 from auditctl.cli.common import Format, command, get_globals, info
 from auditctl.cli.options import (
-    ActionOpt,
-    ActorOpt,
-    ActorTypeOpt,
-    ChangedOpt,
-    CorrelationOpt,
-    EntityIdOpt,
-    EntityOpt,
     Filters,
-    LimitOpt,
-    ReverseOpt,
-    SinceOpt,
-    SourceOpt,
-    UntilOpt,
 )
 from auditctl.cli.output import progress, write_machine
 from auditctl.cli.record_cmd import self_actor
@@ -36,10 +24,7 @@ from auditctl.model import Entity, Event
 
 @command(app, "export")
 def export(
-    action: ActionOpt = None, entity: EntityOpt = None, entity_id: EntityIdOpt = None, source: SourceOpt = None,
-    actor: ActorOpt = None, actor_type: ActorTypeOpt = None, correlation_id: CorrelationOpt = None,
-    changed: ChangedOpt = None, since: SinceOpt = None, until: UntilOpt = None, limit: LimitOpt = None,
-    reverse: ReverseOpt = False,
+    filters: Filters = Filters(),
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file (created 0600) instead of stdout.", show_default=False)] = None,
 ) -> None:
     """Export matching events as JSON lines (default), a JSON array or CSV.
@@ -53,7 +38,6 @@ def export(
             fmt = Format.jsonl
         else:
             raise UsageError("export writes jsonl, json or csv, not a table", hint="use auditctl search for a table")
-    filters = Filters(action, entity, entity_id, source, actor, actor_type, correlation_id, changed, since, until, limit, reverse)
     query = filters.query()
     with g.open_store() as store:
         lines = getattr(store, "query_lines", None) if fmt == Format.jsonl else None

@@ -169,11 +169,11 @@ def run(argv: list[str]) -> int | None:
     except AuditError as exc:
         if not started:
             return None  # typer runs it again and reports the error in its usual words
-        _report(exc.message, exc.hint)
+        report(exc.message, exc.hint)
         return exc.exit_code
     except BrokenPipeError:
         # `auditctl search … | head`: the reader left; that is not an error.
-        _silence_stdout()
+        silence_stdout()
         return 0
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -181,11 +181,15 @@ def run(argv: list[str]) -> int | None:
     except Exception as exc:
         if not started:
             return None
-        _report(f"unexpected error: {type(exc).__name__}: {exc}", "run again with --debug for a traceback")
+        report(f"unexpected error: {type(exc).__name__}: {exc}", "run again with --debug for a traceback")
         return 1
 
 
-def _report(message: str, hint: str | None) -> None:
+def report(message: str, hint: str | None = None) -> None:
+    """The one format for errors: ``error: …`` and an optional ``hint: …``, on stderr.
+
+    It lives here, not in app.py, because the fast path must not import typer.
+    """
     from auditctl.sanitize import visible
 
     sys.stderr.write(f"error: {visible(message)}\n")
@@ -193,7 +197,8 @@ def _report(message: str, hint: str | None) -> None:
         sys.stderr.write(f"hint: {visible(hint)}\n")
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
+    """The reader of our stdout left (``| head``): send the rest nowhere, quietly."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -25,6 +25,25 @@ LimitOpt = Annotated[str | None, typer.Option("--limit", "-n", metavar="N", help
 ReverseOpt = Annotated[bool, typer.Option("--reverse", help="Oldest first.", rich_help_panel=FILTER_PANEL)]
 
 
+# name → (option, default): the filter flags every filtering command takes. A command
+# declares one ``filters: Filters`` parameter and ``common.command`` puts these in its
+# place (typer needs one parameter per flag; people need them defined once).
+FILTER_PARAMS: dict[str, tuple[object, object]] = {
+    "action": (ActionOpt, None),
+    "entity": (EntityOpt, None),
+    "entity_id": (EntityIdOpt, None),
+    "source": (SourceOpt, None),
+    "actor": (ActorOpt, None),
+    "actor_type": (ActorTypeOpt, None),
+    "correlation_id": (CorrelationOpt, None),
+    "changed": (ChangedOpt, None),
+    "since": (SinceOpt, None),
+    "until": (UntilOpt, None),
+    "limit": (LimitOpt, None),
+    "reverse": (ReverseOpt, False),
+}
+
+
 @dataclass
 class Filters:
     """The filter flags as typed, for the query and for the header line."""

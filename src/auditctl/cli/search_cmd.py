@@ -10,19 +10,7 @@ import typer
 from auditctl.cli.app import app
 from auditctl.cli.common import Format, command, get_globals, open_text_input
 from auditctl.cli.options import (
-    ActionOpt,
-    ActorOpt,
-    ActorTypeOpt,
-    ChangedOpt,
-    CorrelationOpt,
-    EntityIdOpt,
-    EntityOpt,
     Filters,
-    LimitOpt,
-    ReverseOpt,
-    SinceOpt,
-    SourceOpt,
-    UntilOpt,
 )
 from auditctl.cli.output import print_event_table, write_machine
 from auditctl.errors import ValidationError
@@ -54,16 +42,13 @@ def run_query(filters: Filters, terms: list[str] | None, flat: bool) -> None:
 @command(app, "search")
 def search(
     terms: Annotated[list[str] | None, typer.Argument(metavar="TERM", help="Words to find (case-insensitive substrings of actor, action, entity, source, correlation id, reason).", show_default=False)] = None,
-    action: ActionOpt = None, entity: EntityOpt = None, entity_id: EntityIdOpt = None, source: SourceOpt = None,
-    actor: ActorOpt = None, actor_type: ActorTypeOpt = None, correlation_id: CorrelationOpt = None,
-    changed: ChangedOpt = None, since: SinceOpt = None, until: UntilOpt = None, limit: LimitOpt = None,
-    reverse: ReverseOpt = False, flat: FlatOpt = False,
+    filters: Filters = Filters(),
+    flat: FlatOpt = False,
 ) -> None:
     """Search events, newest first.
 
     Example: auditctl search ann@example.com --action delete --since 7d
     """
-    filters = Filters(action, entity, entity_id, source, actor, actor_type, correlation_id, changed, since, until, limit, reverse)
     run_query(filters, terms, flat)
 
 
@@ -72,16 +57,14 @@ InputOpt = Annotated[str | None, typer.Option("--input", "-i", help="Filter this
 
 @command(app, "filter")
 def filter_(
-    action: ActionOpt = None, entity: EntityOpt = None, entity_id: EntityIdOpt = None, source: SourceOpt = None,
-    actor: ActorOpt = None, actor_type: ActorTypeOpt = None, correlation_id: CorrelationOpt = None,
-    changed: ChangedOpt = None, since: SinceOpt = None, until: UntilOpt = None, limit: LimitOpt = None,
-    reverse: ReverseOpt = False, flat: FlatOpt = False, input_file: InputOpt = None,
+    filters: Filters = Filters(),
+    flat: FlatOpt = False,
+    input_file: InputOpt = None,
 ) -> None:
     """Filter events by structured fields, from the store or from a file.
 
     Example: auditctl export --since 30d | auditctl filter --input - --action delete --source api
     """
-    filters = Filters(action, entity, entity_id, source, actor, actor_type, correlation_id, changed, since, until, limit, reverse)
     if input_file is None:
         run_query(filters, None, flat)
         return
