@@ -40,9 +40,13 @@ def shell(command: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[st
 
 def test_ci_runs_exactly_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "readme:test-command" in ci, ".ci/run must take its test command from the README"
     command = marked_command("readme:test-command")
     assert "pytest" in command and "[test]" in command
+    # .ci/run states the command (so a reader sees what CI runs), runs it, and
+    # checks it against the README's block.
+    assert f'test_command="{command}"' in ci
+    assert command in ci.splitlines()[-1]
+    assert "readme:test-command" in ci
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ export re-imports losslessly.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from auditctl import jsonio
@@ -195,6 +195,24 @@ WRITERS: dict[str, type[Writer]] = {"jsonl": JsonlWriter, "json": JsonArrayWrite
 
 def writer_for(fmt: str, out: IO[str]) -> Writer:
     return WRITERS[fmt](out)
+
+
+def write_query(store: Any, query: Any, fmt: str, out: IO[str],
+                wrap: Callable[[Iterator[Any]], Iterator[Any]] = iter) -> int:
+    """Stream a store query to ``out`` in a machine format; return how many events.
+
+    JSON lines copy each event's JSON text as the store hands it over (no decoding);
+    json and csv need the dicts. ``wrap`` sees every item (a progress bar, a flag).
+    """
+    writer = writer_for(fmt, out)
+    if fmt == "jsonl":
+        for line in wrap(store.query_lines(query)):
+            writer.write_line(line)
+    else:
+        for data in wrap(store.query_json(query)):
+            writer.write(data)
+    writer.close()
+    return writer.count
 
 
 # --------------------------------------------------------------------------- readers

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated
 
 import typer
 
@@ -14,9 +15,10 @@ from auditctl.cli.common import Format, command, get_globals, info
 from auditctl.cli.options import (
     Filters,
 )
-from auditctl.cli.output import progress, write_machine
+from auditctl.cli.output import progress
 from auditctl.cli.record_cmd import self_actor
 from auditctl.errors import StoreIOError, UsageError
+from auditctl.export import write_query
 from auditctl.model import Actor as ActorModel
 from auditctl.model import Context as ContextModel
 from auditctl.model import Entity, Event
@@ -40,12 +42,12 @@ def export(
             raise UsageError("export writes jsonl, json or csv, not a table", hint="use auditctl search for a table")
     query = filters.query()
     with g.open_store() as store:
-        lines = getattr(store, "query_lines", None) if fmt == Format.jsonl else None
-        items: Any = lines(query) if lines is not None else store.query_json(query)
         if output is None:
-            count = write_machine(fmt, items, lines=lines is not None)
+            count = write_query(store, query, fmt.value, sys.stdout)
         else:
-            count = _export_to_file(output, fmt, items, lines is not None, store.count(query) if sys.stderr.isatty() else None)
+            total = store.count(query) if sys.stderr.isatty() else None
+            count = _export_to_file(output, lambda handle: write_query(
+                store, query, fmt.value, handle, progress(total, f"exporting to {output}")))
             info(f"exported {count} event{'s' if count != 1 else ''} to {output}")
         store.append([
             Event(
@@ -60,7 +62,7 @@ def export(
         ])
 
 
-def _export_to_file(path: str, fmt: Format, items: Any, lines: bool, total: int | None) -> int:
+def _export_to_file(path: str, write: Callable[[IO[str]], int]) -> int:
     """Write to a temporary file beside the target, then rename: no half export."""
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -70,7 +72,7 @@ def _export_to_file(path: str, fmt: Format, items: Any, lines: bool, total: int 
         raise StoreIOError(f"cannot write {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            count = write_machine(fmt, progress(total, f"exporting to {path}")(items), handle, lines=lines)
+            count = write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)

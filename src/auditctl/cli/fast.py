@@ -153,18 +153,18 @@ def run(argv: list[str]) -> int | None:
             changed=values.get("changed"), since=values.get("since"), until=values.get("until"),
             limit=values.get("limit"), reverse=bool(values.get("reverse")),
         )
-        from auditctl.export import writer_for
+        from auditctl.export import write_query
 
-        with open_configured_store(settings, settings["store"] or str(config.default_store_path())) as store:
-            lines = getattr(store, "query_lines", None) if fmt == "jsonl" else None
-            items = lines(query) if lines is not None else store.query_json(query)
-            writer = writer_for(fmt, sys.stdout)
-            write = writer.write_line if lines is not None else writer.write
+        def mark_started(items: Any) -> Any:
+            # Once output has begun, errors are ours to report (typer cannot rerun it).
+            nonlocal started
             for item in items:
                 started = True
-                write(item)
+                yield item
             started = True
-            writer.close()
+
+        with open_configured_store(settings, settings["store"] or str(config.default_store_path())) as store:
+            write_query(store, query, fmt, sys.stdout, mark_started)
         return 0
     except AuditError as exc:
         if not started:

@@ -13,12 +13,11 @@ from auditctl.export import writer_for
 from auditctl.model import Event
 
 
-def write_machine(fmt: Format, items: Iterable[Any], out: Any = None, *, lines: bool = False) -> int:
-    """Stream dicts (or JSON lines with ``lines=True``) in a machine format; return the count."""
+def write_machine(fmt: Format, items: Iterable[dict[str, Any]], out: Any = None) -> int:
+    """Stream event dicts in a machine format; return the count (store queries: write_query)."""
     writer = writer_for(fmt.value, out or sys.stdout)
-    write = writer.write_line if lines else writer.write
     for item in items:
-        write(item)
+        writer.write(item)
     writer.close()
     return writer.count
 

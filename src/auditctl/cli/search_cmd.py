@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from auditctl.cli.options import (
 )
 from auditctl.cli.output import print_event_table, write_machine
 from auditctl.errors import ValidationError
+from auditctl.export import write_query
 from auditctl.model import Event
 from auditctl.query import matches
 
@@ -32,11 +34,7 @@ def run_query(filters: Filters, terms: list[str] | None, flat: bool) -> None:
             print_event_table(events, filters=filters.describe(terms), total=total, limit=query.limit, flat=flat,
                               reverse=query.reverse)
             return
-        lines = getattr(store, "query_lines", None)
-        if fmt == Format.jsonl and lines is not None:
-            write_machine(fmt, lines(query), lines=True)
-        else:
-            write_machine(fmt, store.query_json(query))
+        write_query(store, query, fmt.value, sys.stdout)
 
 
 @command(app, "search")

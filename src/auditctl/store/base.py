@@ -84,6 +84,13 @@ class Store(ABC):
         for event in self.query(query):
             yield event.to_dict()
 
+    def query_lines(self, query: Query) -> Iterator[str]:
+        """Matching events as JSON text, one per event (backends may hand over stored text)."""
+        from auditctl import jsonio
+
+        for data in self.query_json(query):
+            yield jsonio.dumps(data)
+
     @abstractmethod
     def count(self, query: Query) -> int:
         """How many events match, ignoring ``query.limit``."""
