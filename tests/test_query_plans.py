@@ -110,3 +110,29 @@ def test_a_page_of_a_common_filter_walks_in_time_order(store: SQLiteStore, monke
     for query in (common, build_query(changed="status", actions=["update"], limit=4), build_query(actor="api", limit=3)):
         want = [e.id for e in everything if matches(query, e)][: query.limit]
         assert [e.id for e in store.query(query)] == want
+
+
+def test_a_common_term_is_tested_row_by_row_not_listed(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Walking past a common term must not first build the list of every match."""
+    import auditctl.store.sqlite as sqlite_module
+    from auditctl.model import Event
+
+    names = ["Jörg Ærø", "jörg ærø", "JÖRG ÆRØ", "Ann Example", "ann example"] * 4
+    store.append([
+        Event.from_dict({"action": "update", "actor": {"type": "user", "id": f"u{i}", "email": f"{n}@example.org"},
+                         "source": "cli", "entity": {"type": "doc", "id": f"d{i}"},
+                         "timestamp": f"2026-11-{10 + i:02d}T00:00:00Z"})
+        for i, n in enumerate(names)
+    ])
+    monkeypatch.setattr(sqlite_module, "LONG_LIST", 2)
+    ascii_term = build_query(terms=["ANN EX"], limit=3)
+    plan = " | ".join(store.explain(ascii_term))
+    assert "events_time" in plan and "events_search" not in plan and "LIST SUBQUERY" not in plan, plan
+    # A non-ASCII term asks the search index about each walked row (lower() folds ASCII only).
+    assert "CORRELATED" in " | ".join(store.explain(build_query(terms=["jörg"], limit=3)))
+    for term in ("ANN EX", "jörg ærø", "ærø@"):
+        query = build_query(terms=[term], limit=5)
+        got = [e.actor.email for e in store.query(query)]
+        full = [e.actor.email for e in store.query(build_query(terms=[term]))]  # unpaged: the index's list
+        assert got == full[:5] and len(got) == 5, (term, got, full)
+        assert all(term.lower() in email.lower() for email in got)

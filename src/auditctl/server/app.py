@@ -404,25 +404,29 @@ def create_app(store_path: str | Path, **options: Any) -> FastAPI:
         caller = _caller(request, limits)
         ndjson = NDJSON in request.headers.get("accept", "")
 
-        def work() -> tuple[list[dict[str, Any]], str | None]:
+        def work() -> tuple[list[str], str | None]:
             token = authenticate(state, _secret(credentials), caller)
             require(state, token, caller, VIEW)
             query, position = _query(request, limits)
             page_size = query.limit or limits.default_page
             after = cursors.decode(position, query) if position else None
+            # The events as stored (JSON text): the page is spliced, not re-encoded.
             with state.pool.acquire() as store:
-                items = list(store.for_org(token.org).query_json(replace(query, limit=page_size + 1, after=after)))
-            more = len(items) > page_size
-            items = items[:page_size]
-            next_cursor = cursors.encode(query, items[-1]["timestamp"], items[-1]["seq"]) if more else None
-            return items, next_cursor
+                lines = list(store.for_org(token.org).query_lines(replace(query, limit=page_size + 1, after=after)))
+            more = len(lines) > page_size
+            lines = lines[:page_size]
+            next_cursor = None
+            if more:
+                last = jsonio.loads(lines[-1], "stored event")
+                next_cursor = cursors.encode(query, last["timestamp"], last["seq"])
+            return lines, next_cursor
 
-        items, next_cursor = await in_thread(work)
+        lines, next_cursor = await in_thread(work)
         headers = {"X-Next-Cursor": next_cursor} if next_cursor else {}
         if ndjson:
-            body = "".join(jsonio.dumps(item) + "\n" for item in items)
-            return Response(body, media_type=NDJSON, headers=headers)
-        return JSONResponse({"events": items, "next_cursor": next_cursor}, headers=headers)
+            return Response("".join(line + "\n" for line in lines), media_type=NDJSON, headers=headers)
+        body = '{"events":[' + ",".join(lines) + '],"next_cursor":' + jsonio.dumps(next_cursor) + "}"
+        return Response(body, media_type="application/json", headers=headers)
 
     @app.get("/v1/count", tags=["events"], summary="How many events match (same filters as /v1/events)",
              openapi_extra={"parameters": FILTER_PARAMS})
