@@ -10,11 +10,15 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditctl.errors import UsageError
-from auditctl.model import ACTIONS, ACTOR_TYPES, SOURCES, Event
-from auditctl.timeparse import parse_time_text
+
+if TYPE_CHECKING:
+    from auditctl.model import Event
+
+# The model and timeparse are imported by the filters that need them: a plain
+# `auditctl search` starts without them.
 
 MAX_TERMS = 16
 MAX_TERM_LEN = 256
@@ -86,9 +90,19 @@ def clean_term(term: str) -> str:
     return cleaned.strip()
 
 
-def _one_of(values: Iterable[str] | None, allowed: Sequence[str], option: str) -> tuple[str, ...]:
+def _vocabulary(option: str) -> Sequence[str]:
+    """The values an action, source or actor type filter may take."""
+    from auditctl import model
+
+    return {"action": model.ACTIONS, "source": model.SOURCES, "actor type": model.ACTOR_TYPES}[option]
+
+
+def _one_of(values: Iterable[str] | None, option: str) -> tuple[str, ...]:
+    if not values:
+        return ()
+    allowed = _vocabulary(option)
     out: list[str] = []
-    for raw in values or ():
+    for raw in values:
         for value in str(raw).split(","):
             value = value.strip().lower()
             if not value:
@@ -138,18 +152,18 @@ def build_query(
             cleaned_terms.append(term)
     if len(cleaned_terms) > MAX_TERMS:
         raise UsageError(f"too many search terms (at most {MAX_TERMS})")
-    since_text = parse_time_text(since, option="--since") if since else None
-    until_text = parse_time_text(until, option="--until") if until else None
+    since_text = _time(since, "--since")
+    until_text = _time(until, "--until")
     if since_text and until_text and since_text >= until_text:
         raise UsageError(f"--since ({since}) must be before --until ({until})")
     return Query(
         terms=tuple(cleaned_terms),
-        actions=_one_of(actions, ACTIONS, "action"),
+        actions=_one_of(actions, "action"),
         entity_type=_text(entity_type, "--entity"),
         entity_id=_text(entity_id, "--entity-id"),
-        source=_one_of(source, SOURCES, "source"),
+        source=_one_of(source, "source"),
         actor=_text(actor, "--actor"),
-        actor_type=_one_of(actor_type, ACTOR_TYPES, "actor type"),
+        actor_type=_one_of(actor_type, "actor type"),
         correlation_id=_text(correlation_id, "--correlation-id"),
         changed=_text(changed, "--changed"),
         since=since_text,
@@ -158,6 +172,14 @@ def build_query(
         reverse=bool(reverse),
         org=org,
     )
+
+
+def _time(text: str | None, option: str) -> str | None:
+    if not text:
+        return None
+    from auditctl.timeparse import parse_time_text
+
+    return parse_time_text(text, option=option)
 
 
 def parse_limit(value: int | str | None) -> int | None:

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditctl.errors import UsageError
-from auditctl.redact import Redactor
 
 if TYPE_CHECKING:
     from auditctl.store.base import Store
@@ -35,6 +34,8 @@ def open_store(
         raise UsageError(f"unknown store scheme {scheme!r}", hint="use a path, sqlite:///path, http:// or https://")
     # sqlite:///abs/path → /abs/path; sqlite://rel.db → rel.db; a bare path stays.
     path = url.removeprefix("sqlite://")
+    # Each backend (and the redactor only the local one uses) is imported when chosen.
+    from auditctl.redact import Redactor
     from auditctl.store.sqlite import SQLiteStore
 
     return SQLiteStore(
