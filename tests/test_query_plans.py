@@ -7,6 +7,7 @@ and testing each row. Each headline filter must be answered from its own index.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,12 @@ HEADLINE = {
 
 @pytest.fixture
 def store(tmp_path: Path):
+    from auditctl.model import Event
+
     store = SQLiteStore(tmp_path / "plans.db", create=True)
+    # One event, so the search index has a shard to plan with.
+    store.append([Event.from_dict({"action": "create", "actor": {"type": "system", "id": "seed"}, "source": "system",
+                                   "entity": {"type": "doc", "id": "seed"}})])
     yield store
     store.close()
 
@@ -53,7 +59,7 @@ def test_action_and_since_walks_the_action_index_in_order(store: SQLiteStore) ->
 
 def test_free_text_uses_the_trigram_index(store: SQLiteStore) -> None:
     plan = " | ".join(store.explain(build_query(terms=["ann@exa"])))
-    assert "events_search VIRTUAL TABLE" in plan
+    assert re.search(r"events_search_\d+ VIRTUAL TABLE", plan), plan
 
 
 def test_the_plans_return_what_the_filters_mean(store: SQLiteStore) -> None:
@@ -128,8 +134,8 @@ def test_a_common_term_is_tested_row_by_row_not_listed(store: SQLiteStore, monke
     ascii_term = build_query(terms=["ANN EX"], limit=3)
     plan = " | ".join(store.explain(ascii_term))
     assert "events_time" in plan and "events_search" not in plan and "LIST SUBQUERY" not in plan, plan
-    # A non-ASCII term asks the search index about each walked row (lower() folds ASCII only).
-    assert "CORRELATED" in " | ".join(store.explain(build_query(terms=["jörg"], limit=3)))
+    # lower() folds ASCII only: a non-ASCII term keeps the search index's list.
+    assert "events_search" in " | ".join(store.explain(build_query(terms=["jörg"], limit=3)))
     for term in ("ANN EX", "jörg ærø", "ærø@"):
         query = build_query(terms=[term], limit=5)
         got = [e.actor.email for e in store.query(query)]

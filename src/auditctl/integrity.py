@@ -8,14 +8,17 @@ breaks a link that ``verify`` finds.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditctl import jsonio
-from auditctl.model import Event
+
+if TYPE_CHECKING:
+    from auditctl.model import Event
+
+# hashlib and hmac load OpenSSL (a few ms) and are imported where a hash is made:
+# opening a store loads this module, and a search never hashes.
 
 GENESIS = "0" * 64
 
@@ -29,8 +32,17 @@ def _hashed_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 def event_hash(data: dict[str, Any], prev_hash: str, key: bytes | None = None) -> str:
     """Hash of one event (as ``to_dict`` gives it) chained to ``prev_hash``."""
-    payload = prev_hash.encode() + b"\n" + jsonio.canonical(_hashed_fields(data))
+    return chain_hash(prev_hash, jsonio.canonical(_hashed_fields(data)), key)
+
+
+def chain_hash(prev_hash: str, canonical: bytes, key: bytes | None = None) -> str:
+    """The link: over the previous hash and the event's canonical bytes (``event_hash``)."""
+    import hashlib
+
+    payload = prev_hash.encode() + b"\n" + canonical
     if key:
+        import hmac
+
         return hmac.new(key, payload, hashlib.sha256).hexdigest()
     return hashlib.sha256(payload).hexdigest()
 
@@ -43,7 +55,11 @@ def seal(event: Event, prev_hash: str, key: bytes | None = None) -> Event:
 
 def sign(text: str, key: bytes | None = None) -> str:
     """Signature of a checkpoint or tombstone record."""
+    import hashlib
+
     if key:
+        import hmac
+
         return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
     return hashlib.sha256(text.encode()).hexdigest()
 

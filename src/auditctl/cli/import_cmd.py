@@ -15,7 +15,8 @@ from auditctl.cli.output import progress
 from auditctl.cli.record_cmd import self_actor
 from auditctl.errors import ValidationError
 from auditctl.export import read_events
-from auditctl.model import Actor, Context, Entity, Event, content_id
+from auditctl.ingest import prepared_batches
+from auditctl.model import Actor, Context, Entity, Event
 from auditctl.redact import DEFAULT_REDACTOR
 
 # One transaction per batch: each commit is an fsync of the WAL (synchronous=FULL),
@@ -45,27 +46,13 @@ def import_(
     with g.open_store(create=True) as store:
         redactor = getattr(store, "redactor", DEFAULT_REDACTOR)  # a remote store's server redacts alike
         try:
-            batch: list[Event] = []
             rows = read_events(handle, name=name)
             bar = progress(total_bytes, f"importing {name}", unit="bytes" if total_bytes else "events",
                            position=position)
-            for line, data in bar(rows):
-                try:
-                    event = Event.from_dict(data)
-                except ValidationError as exc:
-                    raise ValidationError(f"{name}, line {line}: {exc.message}", exc.field, exc.hint) from None
-                if event.id is None:
-                    # From the content as it will be stored: an id hashed over an
-                    # unredacted secret would let anyone test guesses of it.
-                    event = event.with_store_fields(id=content_id(redactor.event(event)))
-                batch.append(event)
-                if len(batch) >= batch_size:
-                    a, s = _flush(store, batch)
-                    added, skipped = added + a, skipped + s
-                    batch = []
-            if batch:
-                a, s = _flush(store, batch)
-                added, skipped = added + a, skipped + s
+            for records in prepared_batches(bar(rows), name=name, redactor=redactor, batch_size=batch_size):
+                results = store.append_prepared(records)
+                created = sum(1 for r in results if r.created)
+                added, skipped = added + created, skipped + len(results) - created
         except ValidationError as exc:
             failure = exc.message
             raise ValidationError(
@@ -98,12 +85,6 @@ def _size_and_position(handle: Any) -> tuple[int | None, Callable[[], int] | Non
             return 0
 
     return status.st_size, position
-
-
-def _flush(store: object, batch: list[Event]) -> tuple[int, int]:
-    results = store.append(batch)  # type: ignore[attr-defined]
-    added = sum(1 for r in results if r.created)
-    return added, len(results) - added
 
 
 def _record_import(store: object, name: str, added: int, skipped: int, failure: str | None) -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from auditctl.integrity import VerifyReport
-from auditctl.model import Event
-from auditctl.query import Query
+if TYPE_CHECKING:  # annotations only: a store opened to read needs neither hashing nor the model
+    from auditctl.ingest import Prepared
+    from auditctl.integrity import VerifyReport
+    from auditctl.model import Event
+    from auditctl.query import Query
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,15 @@ class Store(ABC):
     @abstractmethod
     def append(self, events: Iterable[Event]) -> list[AppendResult]:
         """Store a batch atomically (all or nothing), in order; assign seq and hashes."""
+
+    def append_prepared(self, batch: list[Prepared]) -> list[AppendResult]:
+        """Store a batch that ``ingest.prepare`` validated, redacted and serialised
+        (an import's batches). A local backend only seals and writes them; the
+        default sends their content the ordinary way."""
+        from auditctl import jsonio
+        from auditctl.model import Event
+
+        return self.append([Event.from_dict(jsonio.loads(event.content, "prepared event")) for event in batch])
 
     def append_one(self, event: Event) -> tuple[AppendResult, Event]:
         result = self.append([event])[0]

@@ -25,16 +25,6 @@ def migration(func: Migration) -> Migration:
     return func
 
 
-# The eight fields free-text search looks in, joined by U+001F (no term contains it:
-# terms are stripped of control characters). Written once here so the search index
-# is filled and emptied from exactly the same text.
-SEARCH_TEXT_SQL = (
-    "coalesce(actor_email,'') || char(31) || coalesce(actor_id,'') || char(31) || action"
-    " || char(31) || coalesce(entity_type,'') || char(31) || coalesce(entity_id,'')"
-    " || char(31) || source || char(31) || coalesce(correlation_id,'') || char(31) || coalesce(reason,'')"
-)
-
-
 @migration
 def m001_events(db: Any) -> None:  # sqlite_utils.Database; Any: db[...] may also be a View
     db["events"].create(
@@ -126,6 +116,18 @@ def m002_tokens(db: Any) -> None:  # sqlite_utils.Database
         not_null=["org", "role", "secret_hash", "created_at"],
     )
     db["api_tokens"].create_index(["secret_hash"], index_name="api_tokens_hash", unique=True)
+
+@migration
+def m003_search_shards(db: Any) -> None:  # sqlite_utils.Database
+    # The search index split by rowid, so a purge drops whole shards (search_index.py).
+    from auditctl.store import search_index
+
+    db.execute("CREATE TABLE search_shards (shard INTEGER PRIMARY KEY)")
+    low, high = (db.execute(f"SELECT {f}(rowid) FROM events").fetchone()[0] for f in ("min", "max"))
+    if low is not None:
+        search_index.add(db.conn, low, high)
+    db.execute("DROP TABLE events_search")
+
 
 def applied(conn: sqlite3.Connection) -> list[str]:
     exists = conn.execute(

@@ -14,17 +14,21 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditctl import errors, integrity, jsonio
 from auditctl.errors import ConflictError, NotFound, StoreIOError
 from auditctl.integrity import GENESIS, Break, ChainWalker, VerifyReport
-from auditctl.model import DEFAULT_ORG, Actor, Context, Entity, Event, format_time, new_id
+from auditctl.model import DEFAULT_ORG, STORE_ASSIGNED, Actor, Context, Entity, Event, format_time, new_id
 from auditctl.query import Query
 from auditctl.redact import DEFAULT_REDACTOR, Redactor
-from auditctl.store import migrations
+from auditctl.store import migrations, search_index
 from auditctl.store.base import AppendResult, Head, PurgeResult, Store
-from auditctl.timeparse import now, now_text
+
+if TYPE_CHECKING:
+    from auditctl.ingest import Prepared
+
+# timeparse is imported where a time is stamped (writes, migrations): a search needs no clock.
 
 BUSY_TIMEOUT_S = 15.0
 # A filter matching at least this many events is "common": for a page of newest
@@ -110,6 +114,10 @@ class SQLiteStore(Store):
             )
             self._conn = conn
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            if not exists:
+                # Set before the first table exists: freed pages (after a purge) can
+                # then be handed back, so the file does not keep growing.
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
@@ -119,6 +127,8 @@ class SQLiteStore(Store):
             # correlation id: random inserts) outgrow 32 MB and every insert misses.
             conn.execute("PRAGMA cache_size = -65536")
             if migrations.pending(conn):
+                from auditctl.timeparse import now_text
+
                 with self._write():
                     migrations.run(conn, now_text())
             self._check_chain_key()
@@ -199,88 +209,82 @@ class SQLiteStore(Store):
 
     def append(self, events: Iterable[Event]) -> list[AppendResult]:
         """Store a batch in one transaction; a supplied id is checked for idempotency."""
+        from auditctl.ingest import prepare_record
+
+        records = [self.redactor.event(e).to_dict() for e in events]
+        for record in records:
+            record["id"] = record["id"] or new_id()
+        return self.append_prepared([prepare_record(record) for record in records])
+
+    def append_prepared(self, batch: list[Prepared]) -> list[AppendResult]:
+        """Store a batch of events that ``ingest.prepare`` validated, redacted (with
+        this store's redactor) and serialised: an import's batches, prepared in a
+        worker process while this one writes."""
         if self.key_mismatch:
             raise errors.UsageError(f"refusing to write: {self.key_mismatch}")
-        batch = [self.redactor.event(e) for e in events]
         if not batch:
             return []
         with self._errors(), self._write() as conn:
-            results = self._append_locked(conn, batch)
-        return results
+            return self._append_locked(conn, batch)
 
-    def _append_locked(self, conn: sqlite3.Connection, batch: list[Event]) -> list[AppendResult]:
+    def _append_locked(self, conn: sqlite3.Connection, batch: list[Prepared]) -> list[AppendResult]:
+        from auditctl.ingest import content_without_timestamp, seal
+        from auditctl.timeparse import now
+
         head = conn.execute("SELECT seq, hash FROM chain_heads WHERE org = ?", (self.org,)).fetchone()
         seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS)
-        recorded = now()
-        recorded_text = format_time(recorded)
-        ms = int(recorded.timestamp() * 1000)
+        recorded_text = format_time(now())
         results: list[AppendResult] = []
         rows: list[tuple[Any, ...]] = []
         keys: list[tuple[str, str, int]] = []
-        seen: dict[str, tuple[Event, int]] = {}
+        seen: dict[str, tuple[Prepared, int]] = {}
         first_rowid = (conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]) + 1
         # Supplied ids (every import carries them) are looked up for idempotency in
         # a few IN queries per batch rather than one query per event.
-        stored_docs = self._docs_by_id(conn, [e.id for e in batch if e.id is not None])
+        stored_docs = self._docs_by_id(conn, [event.id for event in batch])
         org = self.org
         key = self.chain_key
         for event in batch:
-            supplied_id = event.id
-            if supplied_id is None:
-                supplied_id = new_id(ms)
-            else:
-                existing = seen.get(supplied_id)
-                if existing is not None:
-                    self._same_or_conflict(existing[0], event, supplied_id)
-                    results.append(AppendResult(supplied_id, existing[1], False))
-                    continue
-                stored_doc = stored_docs.get(supplied_id)
-                if stored_doc is not None:
-                    stored = Event.from_dict(jsonio.loads(stored_doc, "stored event"))
-                    if stored.org != org:
-                        raise ConflictError(f"event id {supplied_id} is already used")
-                    self._same_or_conflict(stored, event, supplied_id)
-                    results.append(AppendResult(supplied_id, stored.seq or 0, False))
-                    continue
+            event_id = event.id
+            existing = seen.get(event_id)
+            if existing is not None:
+                if _comparable(existing[0].content, event) != _comparable(event.content, event):
+                    raise _conflict(event_id)
+                results.append(AppendResult(event_id, existing[1], False))
+                continue
+            stored_doc = stored_docs.get(event_id)
+            if stored_doc is not None:
+                stored = jsonio.loads(stored_doc, "stored event")
+                if stored.get("org") != org:
+                    raise ConflictError(f"event id {event_id} is already used")
+                stored_content = jsonio.canonical(_content(stored))
+                incoming = event.content
+                if event.timestamp is None:
+                    stored_content, incoming = (content_without_timestamp(stored_content),
+                                                content_without_timestamp(incoming))
+                if stored_content != incoming:
+                    raise _conflict(event_id)
+                results.append(AppendResult(event_id, stored.get("seq") or 0, False))
+                continue
             seq += 1
-            # The sealed event as a dict, built once: exactly what integrity.seal and
-            # Event.to_dict would give (same keys, same order), without three copies
-            # of the dataclass on the way.
-            data = event.to_dict()
-            del data["prev_hash"], data["hash"]
             timestamp = event.timestamp or recorded_text
-            data["id"] = supplied_id
-            data["seq"] = seq
-            data["org"] = org
-            data["timestamp"] = timestamp
-            data["recorded_at"] = event.recorded_at or recorded_text
-            hash_ = integrity.event_hash(data, prev_hash, key)
-            data["prev_hash"] = prev_hash
-            data["hash"] = hash_
-            doc = jsonio.dumps(data)
+            recorded_at = event.recorded_at or recorded_text
+            doc, hash_ = seal(event, seq=seq, org=org, timestamp=timestamp, recorded_at=recorded_at,
+                              prev_hash=prev_hash, key=key)
             rowid = first_rowid + len(rows)
-            actor, entity, ctx = event.actor, event.entity, event.context
-            rows.append((
-                org, seq, supplied_id, timestamp, data["recorded_at"], event.action, actor.type, actor.id,
-                actor.email, event.source, entity.type, entity.id, ctx.correlation_id, ctx.parent_id,
-                ctx.reason, doc, prev_hash, hash_,
-            ))
+            rows.append((org, seq, event_id, timestamp, recorded_at, *event.fields, doc, prev_hash, hash_))
             prev_hash = hash_
             for entity_id in event.entity_ids:
                 keys.append(("e", entity_id, rowid))
-            for change in event.changes:
-                keys.append(("c", change.field, rowid))
-            seen[supplied_id] = (event, seq)
-            results.append(AppendResult(supplied_id, seq, True))
+            for field in event.changed:
+                keys.append(("c", field, rowid))
+            seen[event_id] = (event, seq)
+            results.append(AppendResult(event_id, seq, True))
         if rows:
             conn.executemany(_INSERT_EVENT, rows)
             if keys:
                 conn.executemany("INSERT INTO event_keys (kind, value, event_rowid) VALUES (?,?,?)", keys)
-            conn.execute(
-                f"INSERT INTO events_search (rowid, text) SELECT rowid, {migrations.SEARCH_TEXT_SQL}"
-                " FROM events WHERE rowid >= ?",
-                (first_rowid,),
-            )
+            search_index.add(conn, first_rowid, first_rowid + len(rows) - 1)
             conn.execute(
                 "INSERT INTO chain_heads (org, seq, hash) VALUES (?, ?, ?)"
                 " ON CONFLICT(org) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
@@ -296,19 +300,6 @@ class SQLiteStore(Store):
             sql = f"SELECT id, doc FROM events WHERE id IN ({','.join('?' * len(chunk))})"
             found.update(conn.execute(sql, chunk).fetchall())
         return found
-
-    @staticmethod
-    def _same_or_conflict(stored: Event, incoming: Event, event_id: str) -> None:
-        left = stored.content_dict()
-        right = incoming.content_dict()
-        if incoming.timestamp is None:
-            left.pop("timestamp", None)
-            right.pop("timestamp", None)
-        if left != right:
-            raise ConflictError(
-                f"event id {event_id} already exists with different content",
-                hint="an id names one event; record a change as a new event",
-            )
 
     # ------------------------------------------------------------------ reading
 
@@ -392,16 +383,13 @@ class SQLiteStore(Store):
                 phrase = '"' + term.replace('"', '""') + '"'
                 # Walking newest-first past a common term, each row is tested on its
                 # own text: instr() on lower() folds exactly the ASCII letters the
-                # trigram index folds; a non-ASCII term asks the index about that row.
-                row_test = (
-                    (f"instr(lower({migrations.SEARCH_TEXT_SQL}), ?) > 0", [term.lower()]) if term.isascii()
-                    else ("EXISTS (SELECT 1 FROM events_search WHERE events_search MATCH ?"
-                          " AND events_search.rowid = events.rowid)", [phrase])
-                )
-                driver("SELECT rowid FROM events_search WHERE events_search MATCH ?", [phrase], row_test)
+                # trigram index folds (a non-ASCII term keeps the index's list).
+                row_test = (f"instr(lower({search_index.SEARCH_TEXT_SQL}), ?) > 0", [term.lower()])
+                matching, binds = search_index.matching(self.conn)
+                driver(matching, [phrase] * binds, row_test if term.isascii() else None)
             else:
                 # Too short for trigrams: a scan, but instr() takes the term literally.
-                clauses.append(f"instr(lower({migrations.SEARCH_TEXT_SQL}), ?) > 0")
+                clauses.append(f"instr(lower({search_index.SEARCH_TEXT_SQL}), ?) > 0")
                 params.append(term.lower())
         if query.after:
             ts, seq = query.after
@@ -607,11 +595,7 @@ class SQLiteStore(Store):
                     "INSERT INTO chain_tombstones (org, seq, prev_hash, hash, purge_id, signature) VALUES (?,?,?,?,?,?)",
                     tomb_rows,
                 )
-                conn.execute(
-                    "INSERT INTO events_search (events_search, rowid, text) SELECT 'delete', rowid, "
-                    f"{migrations.SEARCH_TEXT_SQL} FROM events WHERE org = ? AND timestamp < ?",
-                    (self.org, cutoff),
-                )
+                cut = search_index.forget(conn, "org = ? AND timestamp < ?", (self.org, cutoff))
                 conn.execute(f"DELETE FROM event_keys WHERE event_rowid IN ({victims})", (self.org, cutoff))
                 conn.execute("DELETE FROM events WHERE org = ? AND timestamp < ?", (self.org, cutoff))
                 event = Event(
@@ -622,9 +606,13 @@ class SQLiteStore(Store):
                     context=Context(reason=reason or "retention purge"),
                     metadata={"purged": count, "cutoff": cutoff, "oldest": oldest, "newest": newest, "purge_id": purge_id},
                 )
-                result = self._append_locked(conn, [event])[0]
+                from auditctl.ingest import prepare_record
+
+                record = event.to_dict()
+                record["id"] = new_id()
+                result = self._append_locked(conn, [prepare_record(record)])[0]
                 self._collapse_tombstones(conn)
-            self._reclaim()
+            self._reclaim(cut)
         return PurgeResult(cutoff, count, oldest, newest, False, result.id)
 
     def _collapse_tombstones(self, conn: sqlite3.Connection) -> None:
@@ -645,10 +633,17 @@ class SQLiteStore(Store):
         )
         conn.execute("DELETE FROM chain_tombstones WHERE org = ? AND seq < ?", (self.org, low))
 
-    def _reclaim(self) -> None:
-        """Make purged data really gone: merge the search index, empty the WAL."""
+    def _reclaim(self, cut: list[int]) -> None:
+        """Make purged data really gone: rewrite the search shards a purge cut through,
+        give freed pages back to the file system, empty the WAL."""
         conn = self.conn
-        conn.execute("INSERT INTO events_search (events_search) VALUES ('optimize')")
+        if cut:
+            with self._write():
+                search_index.rewrite(conn, cut)
+        # A store made with auto_vacuum=INCREMENTAL shrinks here (older ones reuse the pages).
+        # Each step of this pragma frees one page and execute() steps once;
+        # executescript() steps until done.
+        conn.executescript("PRAGMA incremental_vacuum;")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # ------------------------------------------------------------------ other orgs
@@ -685,3 +680,22 @@ def _column_mismatch(row: tuple[Any, ...], data: dict[str, Any]) -> str | None:
         if row[index] != value:
             return name
     return None
+
+
+def _content(data: dict[str, Any]) -> dict[str, Any]:
+    """An event record without the fields a store assigns: what idempotency compares."""
+    return {k: v for k, v in data.items() if k not in STORE_ASSIGNED}
+
+
+def _comparable(content: bytes, incoming: Prepared) -> bytes:
+    """Content as idempotency compares it: without a time when the incoming event has none."""
+    from auditctl.ingest import content_without_timestamp
+
+    return content_without_timestamp(content) if incoming.timestamp is None else content
+
+
+def _conflict(event_id: str) -> ConflictError:
+    return ConflictError(
+        f"event id {event_id} already exists with different content",
+        hint="an id names one event; record a change as a new event",
+    )

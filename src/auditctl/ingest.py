@@ -1,0 +1,199 @@
+"""Bulk ingest: parsed input records in, validated and redacted event records out.
+
+``import`` is CPU-bound: validating, redacting and serialising an event costs about
+as much as SQLite storing it. So a big import prepares its batches in a worker
+process while this process writes the previous ones: two cores, two halves of
+the work. A small input (one batch) is prepared here, since starting a worker would
+cost more than it saves. Batches come out in input order; a bad record stops the
+import at its batch, with the same message either way.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from auditctl import jsonio
+from auditctl.errors import ValidationError
+
+if TYPE_CHECKING:
+    from auditctl.redact import Redactor
+
+Item = tuple[int, Any]  # (line number, parsed JSON value)
+
+# An event's content (``Event.content_dict``): what idempotency compares.
+CONTENT_KEYS = ("id", "timestamp", "action", "actor", "source", "entity", "entity_ids", "changes", "context", "metadata")
+# The stored JSON between the store-assigned head (id … recorded_at) and the chain links.
+BODY_KEYS = ("action", "actor", "source", "entity", "entity_ids", "changes", "context", "metadata", "schema_version")
+
+
+class Prepared(NamedTuple):
+    """An event ready to store, serialised but for what the store assigns.
+
+    The hash chain is defined over ``jsonio.canonical`` of the whole event (sorted
+    keys), and the store keeps ``jsonio.dumps`` of it (``to_dict`` order). Both are
+    made here from the content, so the writer only splices in seq, org, the recorded
+    time and the links (``seal``) — the costly serialising runs in the worker process.
+    tests/test_ingest.py holds ``seal`` to ``event_hash`` and ``dumps`` of the whole event.
+    """
+
+    id: str
+    timestamp: str | None
+    recorded_at: str | None
+    schema_version: int
+    content: bytes  # canonical JSON of CONTENT_KEYS; ends with "source", then "timestamp"
+    cut: int  # where ',"source":' starts in content: org … seq sort just before it
+    body: str  # jsonio.dumps of BODY_KEYS, without its braces
+    fields: tuple[Any, ...]  # action, actor type/id/email, source, entity type/id, correlation/parent id, reason
+    entity_ids: tuple[str, ...]
+    changed: tuple[str, ...]
+
+
+def prepare_record(data: dict[str, Any]) -> Prepared:
+    """A ``to_dict`` record (redacted, with its id) as a ``Prepared``."""
+    content = jsonio.canonical({key: data[key] for key in CONTENT_KEYS})
+    actor, entity, context = data["actor"], data["entity"], data["context"]
+    return Prepared(
+        data["id"], data["timestamp"], data["recorded_at"], data["schema_version"], content,
+        # The top-level "source" is the last but one key; an earlier one (in metadata) is not it.
+        content.rindex(b',"source":'),
+        jsonio.dumps({key: data[key] for key in BODY_KEYS})[1:-1],
+        (data["action"], actor["type"], actor["id"], actor["email"], data["source"], entity["type"], entity["id"],
+         context["correlation_id"], context["parent_id"], context["reason"]),
+        tuple(data["entity_ids"]),
+        tuple(change["field"] for change in data["changes"]),
+    )
+
+
+def content_without_timestamp(content: bytes) -> bytes:
+    """The canonical content with its last key, "timestamp", left out."""
+    return content[: content.rindex(b',"timestamp":')] + b"}"
+
+
+def seal(event: Prepared, *, seq: int, org: str, timestamp: str, recorded_at: str, prev_hash: str,
+         key: bytes | None) -> tuple[str, str]:
+    """The stored JSON and the hash of ``event`` once the store assigns the rest."""
+    from auditctl.integrity import chain_hash
+
+    canonical, dumps = jsonio.canonical, jsonio.dumps
+    content = event.content
+    if event.timestamp is None:  # stored with the time it was recorded
+        content = content_without_timestamp(content)[:-1] + b',"timestamp":' + canonical(timestamp) + b"}"
+    cut = event.cut
+    hashed = b"".join((
+        content[:cut], b',"org":', canonical(org), b',"recorded_at":', canonical(recorded_at),
+        b',"schema_version":', canonical(event.schema_version), b',"seq":', str(seq).encode(), content[cut:],
+    ))
+    hash_ = chain_hash(prev_hash, hashed, key)
+    doc = "".join((
+        '{"id":', dumps(event.id), ',"seq":', str(seq), ',"org":', dumps(org), ',"timestamp":', dumps(timestamp),
+        ',"recorded_at":', dumps(recorded_at), ",", event.body, ',"prev_hash":"', prev_hash, '","hash":"', hash_, '"}',
+    ))
+    return doc, hash_
+# Batches handed to the worker ahead of the writer: enough to keep both busy,
+# few enough that memory stays flat however big the input.
+AHEAD = 2
+
+
+def prepare(items: list[Item], name: str, redactor: Redactor) -> list[Prepared]:
+    """Validate, redact, give an id to and serialise each item."""
+    from auditctl.model import Event, content_id
+
+    records = []
+    for line, data in items:
+        try:
+            event = Event.from_dict(data)
+        except ValidationError as exc:
+            raise ValidationError(f"{name}, line {line}: {exc.message}", exc.field, exc.hint) from None
+        event = redactor.event(event)
+        if event.id is None:
+            # From the content as it will be stored: an id hashed over an
+            # unredacted secret would let anyone test guesses of it.
+            event = event.with_store_fields(id=content_id(event))
+        records.append(prepare_record(event.to_dict()))
+    return records
+
+
+def prepared_batches(items: Iterable[Item], *, name: str, redactor: Redactor,
+                     batch_size: int, parallel: bool = True) -> Iterator[list[Prepared]]:
+    """Batches of prepared records, in order; in a worker process when there are several."""
+    chunks = _chunks(iter(items), batch_size)
+    first = next(chunks, None)
+    if first is None:
+        return
+    second = next(chunks, None)
+    if second is None or not parallel:
+        yield prepare(first, name, redactor)
+        for chunk in ([] if second is None else [second]):
+            yield prepare(chunk, name, redactor)
+        for chunk in chunks:
+            yield prepare(chunk, name, redactor)
+        return
+    yield from _in_worker([first, second], chunks, name, redactor)
+
+
+def _in_worker(head: list[list[Item]], rest: Iterator[list[Item]], name: str,
+               redactor: Redactor) -> Iterator[list[Prepared]]:
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    # fork: the worker starts at once with everything imported; elsewhere (macOS,
+    # Windows) fork is unsafe or missing and spawn re-imports what it needs.
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    pool = ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker, initargs=(name, redactor))
+    pending: deque[Future[tuple[list[Prepared] | None, tuple[str, str | None, str | None] | None]]] = deque()
+    try:
+        for chunk in _chain(head, rest):
+            pending.append(pool.submit(_prepare_in_worker, chunk))
+            if len(pending) > AHEAD:
+                yield _outcome(pending.popleft().result())
+        while pending:
+            yield _outcome(pending.popleft().result())
+    finally:
+        # A bad record, an error while storing, or Ctrl-C: drop the batches read ahead.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _chain(head: list[list[Item]], rest: Iterator[list[Item]]) -> Iterator[list[Item]]:
+    yield from head
+    yield from rest
+
+
+def _chunks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def _outcome(result: tuple[list[Prepared] | None, tuple[str, str | None, str | None] | None]
+             ) -> list[Prepared]:
+    records, failure = result
+    if failure is not None:
+        raise ValidationError(*failure)
+    assert records is not None
+    return records
+
+
+# ---------------------------------------------------------------- in the worker process
+
+_worker: dict[str, Any] = {}
+
+
+def _start_worker(name: str, redactor: Redactor) -> None:
+    import signal
+
+    # Ctrl-C is the writer's to handle (it rolls back its batch and stops the pool);
+    # a worker that died of it first would only turn that into a BrokenProcessPool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker.update(name=name, redactor=redactor)
+
+
+def _prepare_in_worker(items: list[Item]) -> tuple[list[Prepared] | None, tuple[str, str | None, str | None] | None]:
+    # A ValidationError travels back as its parts: exceptions with their own
+    # constructor do not always survive pickling.
+    try:
+        return prepare(items, _worker["name"], _worker["redactor"]), None
+    except ValidationError as exc:
+        return None, (exc.message, exc.field, exc.hint)

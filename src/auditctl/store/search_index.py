@@ -1,0 +1,108 @@
+"""The free-text search index: contentless FTS5 trigram tables, one per range of rowids.
+
+One index over every event made purge slow: deleting from a contentless FTS5 table
+only adds delete markers, so making purged text really gone meant rewriting
+(``optimize``) the whole index — most of a purge's time at a million events. Split
+by rowid into shards of ``SHARD_ROWS`` (events arrive roughly in time order, so the
+oldest events fill the lowest shards), a purge drops the shards it empties — their
+pages are freed and, with ``secure_delete``, zeroed — and rewrites only the shards
+it cuts through. Searches ask every shard; each answers from its own small index.
+
+Everything here runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SHARD_ROWS = 100_000
+
+# The eight fields free-text search looks in, joined by U+001F (no term contains it:
+# terms are stripped of control characters). Written once here so the index is
+# filled and emptied from exactly the same text.
+SEARCH_TEXT_SQL = (
+    "coalesce(actor_email,'') || char(31) || coalesce(actor_id,'') || char(31) || action"
+    " || char(31) || coalesce(entity_type,'') || char(31) || coalesce(entity_id,'')"
+    " || char(31) || source || char(31) || coalesce(correlation_id,'') || char(31) || coalesce(reason,'')"
+)
+
+
+def table(shard: int) -> str:
+    return f"events_search_{int(shard)}"
+
+
+def shards(conn: sqlite3.Connection) -> list[int]:
+    """The shards that exist, newest first."""
+    return [row[0] for row in conn.execute("SELECT shard FROM search_shards ORDER BY shard DESC")]
+
+
+def _ensure(conn: sqlite3.Connection, shard: int) -> None:
+    if conn.execute("SELECT 1 FROM search_shards WHERE shard = ?", (shard,)).fetchone():
+        return
+    name = table(shard)
+    # Contentless: no second copy of the text. columnsize=0: no per-row sizes (only
+    # ranking would read them).
+    conn.execute(f"CREATE VIRTUAL TABLE {name} USING fts5(text, content='', columnsize=0, tokenize='trigram')")
+    # Merge segments 16 at a time rather than 4: a third less work per insert
+    # (measured on 100k events), and searches still read few segments.
+    conn.execute(f"INSERT INTO {name} ({name}, rank) VALUES ('automerge', 16)")
+    conn.execute("INSERT INTO search_shards (shard) VALUES (?)", (shard,))
+
+
+def add(conn: sqlite3.Connection, first_rowid: int, last_rowid: int) -> None:
+    """Index the events with rowids ``first_rowid``..``last_rowid`` (already stored)."""
+    for shard in range(first_rowid // SHARD_ROWS, last_rowid // SHARD_ROWS + 1):
+        _ensure(conn, shard)
+        low = max(first_rowid, shard * SHARD_ROWS)
+        high = min(last_rowid, (shard + 1) * SHARD_ROWS - 1)
+        conn.execute(
+            f"INSERT INTO {table(shard)} (rowid, text) SELECT rowid, {SEARCH_TEXT_SQL}"
+            " FROM events WHERE rowid BETWEEN ? AND ?",
+            (low, high),
+        )
+
+
+def matching(conn: sqlite3.Connection) -> tuple[str, int]:
+    """A subquery of the rowids matching one FTS5 query, and how often to bind it."""
+    names = [table(shard) for shard in shards(conn)]
+    if not names:
+        return "SELECT NULL WHERE 0", 0
+    return " UNION ALL ".join(f"SELECT rowid FROM {name} WHERE {name} MATCH ?" for name in names), len(names)
+
+
+def forget(conn: sqlite3.Connection, victims_where: str, params: tuple[object, ...]) -> list[int]:
+    """Take the events about to be deleted out of the index; the shards left to rewrite.
+
+    ``victims_where`` selects the events (a WHERE clause over ``events``). A shard
+    losing every row is dropped; one losing some gets delete markers, and is
+    returned: its old segments still hold the deleted rows until ``rewrite``.
+    """
+    cut: list[int] = []
+    counts = conn.execute(
+        f"SELECT rowid / {SHARD_ROWS}, count(*) FROM events WHERE {victims_where} GROUP BY 1", params
+    ).fetchall()
+    for shard, victims in counts:
+        low, high = shard * SHARD_ROWS, (shard + 1) * SHARD_ROWS - 1
+        name = table(shard)
+        total = conn.execute("SELECT count(*) FROM events WHERE rowid BETWEEN ? AND ?", (low, high)).fetchone()[0]
+        exists = conn.execute("SELECT 1 FROM search_shards WHERE shard = ?", (shard,)).fetchone()
+        if not exists:
+            continue
+        if total == victims:
+            conn.execute(f"DROP TABLE {name}")
+            conn.execute("DELETE FROM search_shards WHERE shard = ?", (shard,))
+            continue
+        conn.execute(
+            f"INSERT INTO {name} ({name}, rowid, text) SELECT 'delete', rowid, {SEARCH_TEXT_SQL}"
+            f" FROM events WHERE rowid BETWEEN ? AND ? AND {victims_where}",
+            (low, high, *params),
+        )
+        cut.append(shard)
+    return cut
+
+
+def rewrite(conn: sqlite3.Connection, cut: list[int]) -> None:
+    """Merge each shard into one segment, so deleted rows leave no trace in it."""
+    for shard in cut:
+        name = table(shard)
+        conn.execute(f"INSERT INTO {name} ({name}) VALUES ('optimize')")

@@ -1,0 +1,114 @@
+"""The search index is split by rowid into shards; a purge drops the shards it empties."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from auditctl.model import Event
+from auditctl.query import build_query
+from auditctl.store import search_index
+from auditctl.store.sqlite import SQLiteStore
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event(day: int, i: int) -> Event:
+    return Event.from_dict({
+        "action": "update", "actor": {"type": "user", "id": f"user-{i}", "email": f"ann{i}@example.org"},
+        "source": "web", "entity": {"type": "doc", "id": f"doc-{i}"},
+        "timestamp": stamp(NOW - timedelta(days=40 - day, minutes=-i)),
+        "context": {"reason": f"secret-reason-Q{i:04d}X", "correlation_id": f"corr-{i % 7}"},
+    })
+
+
+@pytest.fixture
+def small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_index, "SHARD_ROWS", 10)
+    monkeypatch.setenv("AUDITCTL_NOW", stamp(NOW))
+
+
+def shard_list(store: SQLiteStore) -> list[int]:
+    return search_index.shards(store.conn)
+
+
+def test_events_land_in_shards_by_rowid_and_every_shard_is_searched(tmp_path: Path, small_shards: None) -> None:
+    store = SQLiteStore(tmp_path / "s.db", create=True)
+    store.append([event(i // 3, i) for i in range(35)])
+    assert shard_list(store) == [3, 2, 1, 0]
+    hits = list(store.query(build_query(terms=["example.org"])))
+    assert len(hits) == 35
+    assert [e.actor.id for e in store.query(build_query(terms=["Q0003X"]))] == ["user-3"]
+    assert [e.actor.id for e in store.query(build_query(terms=["q0033x"]))] == ["user-33"]
+    assert store.count(build_query(terms=["corr-2"])) == 5
+    store.close()
+
+
+def test_purge_drops_emptied_shards_rewrites_the_cut_one_and_leaves_no_trace(tmp_path: Path, small_shards: None) -> None:
+    path = tmp_path / "p.db"
+    store = SQLiteStore(path, create=True)
+    # 60 events, 3 a day; a purge of the oldest 15 days takes rowids 1-45.
+    store.append([event(i // 3, i) for i in range(60)])
+    result = store.purge(stamp(NOW - timedelta(days=25)), dry_run=False)
+    assert result.count == 45
+    # Shards 0-3 (rowids 0-39) emptied and dropped; shard 4 (40-49) cut; 5 kept; 6 holds the purge event.
+    assert shard_list(store) == [6, 5, 4]
+    left = sorted(int(e.actor.id.split("-")[1]) for e in store.query(build_query(terms=["example.org"])))
+    assert left == list(range(45, 60))
+    assert list(store.query(build_query(terms=["Q0044X"]))) == []
+    assert [e.actor.id for e in store.query(build_query(terms=["Q0045X"]))] == ["user-45"]
+    assert store.verify().ok
+    store.close()
+    raw = path.read_bytes()
+    wal = path.with_name(path.name + "-wal")
+    raw += wal.read_bytes() if wal.exists() else b""
+    for i in range(45):
+        assert f"Q{i:04d}X".encode() not in raw, i
+
+
+def test_a_purge_gives_pages_back_so_the_file_shrinks(tmp_path: Path) -> None:
+    os.environ["AUDITCTL_NOW"] = stamp(NOW)
+    path = tmp_path / "big.db"
+    store = SQLiteStore(path, create=True)
+    store.append([event(i // 30, i) for i in range(600)])
+    store.close()
+    before = path.stat().st_size
+    store = SQLiteStore(path)
+    assert store.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+    store.purge(stamp(NOW - timedelta(days=25)), dry_run=False)
+    assert store.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    store.close()
+    assert path.stat().st_size < before
+
+
+def test_an_older_store_with_one_search_table_is_migrated(tmp_path: Path) -> None:
+    """m003 moves what the single index held into shards and drops it."""
+    import sqlite3
+
+    from auditctl.store import migrations
+
+    path = tmp_path / "old.db"
+    store = SQLiteStore(path, create=True)
+    store.append([event(1, i) for i in range(5)])
+    store.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    # Make it look like a store from before m003: one events_search table, no shards.
+    conn.execute("DELETE FROM _auditctl_migrations WHERE name = 'm003_search_shards'")
+    for shard in [row[0] for row in conn.execute("SELECT shard FROM search_shards")]:
+        conn.execute(f"DROP TABLE {search_index.table(shard)}")
+    conn.execute("DROP TABLE search_shards")
+    conn.execute("CREATE VIRTUAL TABLE events_search USING fts5(text, content='', tokenize='trigram')")
+    conn.execute(f"PRAGMA user_version = {len(migrations.MIGRATIONS) - 1}")
+    conn.close()
+    store = SQLiteStore(path)
+    assert shard_list(store) == [0]
+    assert store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events_search'").fetchone() is None
+    assert len(list(store.query(build_query(terms=["Q0003X"])))) == 1
+    store.close()
