@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
-from auditctl import jsonio
 from auditctl.errors import ValidationError
 from auditctl.model import CONTEXT_FIELDS
 
-# csv is imported by the CSV writer and reader: JSON lines, what scripts read, skip it.
+# csv and the JSON codec are imported where used: JSON lines copied from the store,
+# what scripts read, need neither.
 
 CSV_COLUMNS = (
     "id",
@@ -52,6 +52,8 @@ def csv_unguard(value: str) -> str:
 
 
 def to_csv_row(data: dict[str, Any]) -> list[str]:
+    from auditctl import jsonio
+
     actor = data.get("actor") or {}
     entity = data.get("entity") or {}
     context = dict(data.get("context") or {})
@@ -94,6 +96,8 @@ def from_csv_row(row: dict[str, str], line: int) -> dict[str, Any]:
         return csv_unguard(value)
 
     def json_cell(name: str, default: Any) -> Any:
+        from auditctl import jsonio
+
         value = cell(name)
         if value is None:
             return default
@@ -149,6 +153,8 @@ class Writer:
 
     def write_line(self, line: str) -> None:
         """Write an event given as its JSON text (avoids decoding for jsonl)."""
+        from auditctl import jsonio
+
         self.write(jsonio.loads(line, "stored event"))
 
     def _write(self, data: dict[str, Any]) -> None:
@@ -160,6 +166,8 @@ class Writer:
 
 class JsonlWriter(Writer):
     def _write(self, data: dict[str, Any]) -> None:
+        from auditctl import jsonio
+
         self.out.write(jsonio.dumps(data))
         self.out.write("\n")
 
@@ -171,6 +179,8 @@ class JsonlWriter(Writer):
 
 class JsonArrayWriter(Writer):
     def _write(self, data: dict[str, Any]) -> None:
+        from auditctl import jsonio
+
         self.out.write("[\n" if self.count == 1 else ",\n")
         self.out.write(jsonio.dumps(data))
 
@@ -221,11 +231,14 @@ def write_query(store: Any, query: Any, fmt: str, out: IO[str],
 # --------------------------------------------------------------------------- readers
 
 
-def read_events(stream: IO[str], fmt: str | None = None, name: str = "input") -> Iterator[tuple[int, dict[str, Any]]]:
+def read_events(stream: IO[str], fmt: str | None = None, name: str = "input",
+                lazy: bool = False) -> Iterator[tuple[int, Any]]:
     """Yield ``(line, event dict)`` from JSONL, a JSON array/object, or CSV.
 
     ``fmt`` forces a format; otherwise it is sniffed from the first characters.
     JSONL and CSV stream; a JSON array is parsed whole (use JSONL for big files).
+    ``lazy``: JSON lines after the first come as their text, for the caller to
+    parse with ``parse_jsonl_line`` (import does it in its worker process).
     """
     first_chunk = _peek(stream)
     stripped = first_chunk.lstrip("\ufeff \t\r\n")
@@ -244,7 +257,7 @@ def read_events(stream: IO[str], fmt: str | None = None, name: str = "input") ->
         text = first_chunk + stream.read()
         yield from _read_json_document(text, name)
     else:
-        yield from _read_jsonl(stream, first_chunk, name)
+        yield from _read_jsonl(stream, first_chunk, name, lazy)
 
 
 def _peek(stream: IO[str]) -> str:
@@ -275,14 +288,17 @@ def _lines(stream: IO[str], first_chunk: str) -> Iterator[str]:
         yield pending
 
 
-def _read_jsonl(stream: IO[str], first_chunk: str, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def _read_jsonl(stream: IO[str], first_chunk: str, name: str, lazy: bool) -> Iterator[tuple[int, Any]]:
     lines = _lines(stream, first_chunk)
     for number, line in enumerate(lines, 1):
         text = line.strip()
         if not text:
             continue
+        if lazy and number > 1:
+            yield number, text
+            continue
         try:
-            value = jsonio.loads(text, f"{name}, line {number}")
+            values = parse_jsonl_line(text, name, number)
         except ValidationError:
             # Not one object per line: perhaps a single pretty-printed JSON document.
             if number == 1 and text.startswith("{"):
@@ -290,14 +306,23 @@ def _read_jsonl(stream: IO[str], first_chunk: str, name: str) -> Iterator[tuple[
                 yield from _read_json_document(rest, name)
                 return
             raise
-        if isinstance(value, list):
-            for item in value:
-                yield number, _as_object(item, name, number)
-        else:
-            yield number, _as_object(value, name, number)
+        for value in values:
+            yield number, value
+
+
+def parse_jsonl_line(text: str, name: str, number: int) -> list[dict[str, Any]]:
+    """The events on one JSON line: an object, or an array of them."""
+    from auditctl import jsonio
+
+    value = jsonio.loads(text, f"{name}, line {number}")
+    if isinstance(value, list):
+        return [_as_object(item, name, number) for item in value]
+    return [_as_object(value, name, number)]
 
 
 def _read_json_document(text: str, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    from auditctl import jsonio
+
     value = jsonio.loads(text.lstrip("\ufeff"), name)
     items = value if isinstance(value, list) else [value]
     for index, item in enumerate(items, 1):

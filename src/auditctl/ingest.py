@@ -11,13 +11,12 @@ import at its batch, with the same message either way.
 from __future__ import annotations
 
 import sys
-from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from auditctl import jsonio
-from auditctl.errors import ValidationError
+from auditctl.errors import StoreIOError, ValidationError
 
 if TYPE_CHECKING:
     from auditctl.redact import Redactor
@@ -95,25 +94,31 @@ def seal(event: Prepared, *, seq: int, org: str, timestamp: str, recorded_at: st
     return doc, hash_
 # Batches handed to the worker ahead of the writer: enough to keep both busy,
 # few enough that memory stays flat however big the input.
-AHEAD = 2
+AHEAD = 1
 
 
 def prepare(items: list[Item], name: str, redactor: Redactor) -> list[Prepared]:
-    """Validate, redact, give an id to and serialise each item."""
+    """Validate, redact, give an id to and serialise each item.
+
+    An item's value is an event dict, or the text of a JSON line still to be parsed
+    (``export.read_events(lazy=True)``: a line is a tenth the memory of its dict).
+    """
+    from auditctl.export import parse_jsonl_line
     from auditctl.model import Event, content_id
 
     records = []
-    for line, data in items:
-        try:
-            event = Event.from_dict(data)
-        except ValidationError as exc:
-            raise ValidationError(f"{name}, line {line}: {exc.message}", exc.field, exc.hint) from None
-        event = redactor.event(event)
-        if event.id is None:
-            # From the content as it will be stored: an id hashed over an
-            # unredacted secret would let anyone test guesses of it.
-            event = event.with_store_fields(id=content_id(event))
-        records.append(prepare_record(event.to_dict()))
+    for line, value in items:
+        for data in parse_jsonl_line(value, name, line) if isinstance(value, str) else (value,):
+            try:
+                event = Event.from_dict(data)
+            except ValidationError as exc:
+                raise ValidationError(f"{name}, line {line}: {exc.message}", exc.field, exc.hint) from None
+            event = redactor.event(event)
+            if event.id is None:
+                # From the content as it will be stored: an id hashed over an
+                # unredacted secret would let anyone test guesses of it.
+                event = event.with_store_fields(id=content_id(event))
+            records.append(prepare_record(event.to_dict()))
     return records
 
 
@@ -138,23 +143,53 @@ def prepared_batches(items: Iterable[Item], *, name: str, redactor: Redactor,
 def _in_worker(head: list[list[Item]], rest: Iterator[list[Item]], name: str,
                redactor: Redactor) -> Iterator[list[Prepared]]:
     import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor
 
     # fork: the worker starts at once with everything imported; elsewhere (macOS,
     # Windows) fork is unsafe or missing and spawn re-imports what it needs.
-    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    pool = ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker, initargs=(name, redactor))
-    pending: deque[Future[tuple[list[Prepared] | None, tuple[str, str | None, str | None] | None]]] = deque()
+    context: Any = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    # Two queues of our own rather than a process pool: a pool keeps every batch it
+    # was handed until its result is back, which doubled the writer's memory. Each
+    # queue's feeder thread writes to the pipe, so neither side blocks the other.
+    batches, results = context.Queue(), context.Queue()
+    worker = context.Process(target=_work, args=(batches, results, name, redactor),
+                             name="auditctl-import-prepare", daemon=True)
+    worker.start()
+    sent = received = 0
     try:
         for chunk in _chain(head, rest):
-            pending.append(pool.submit(_prepare_in_worker, chunk))
-            if len(pending) > AHEAD:
-                yield _outcome(pending.popleft().result())
-        while pending:
-            yield _outcome(pending.popleft().result())
+            batches.put(chunk)
+            sent += 1
+            del chunk
+            if sent - received > AHEAD:
+                received += 1
+                yield _outcome(_receive(results, worker))
+        while received < sent:
+            received += 1
+            yield _outcome(_receive(results, worker))
+        batches.put(None)  # done: the worker exits
+        worker.join()
     finally:
-        # A bad record, an error while storing, or Ctrl-C: drop the batches read ahead.
-        pool.shutdown(wait=True, cancel_futures=True)
+        # A bad record, an error while storing, or Ctrl-C: stop the worker, drop what it read ahead.
+        if worker.is_alive():
+            worker.terminate()
+            worker.join()
+        for queue in (batches, results):
+            queue.cancel_join_thread()
+            queue.close()
+
+
+def _receive(results: Any, worker: Any) -> tuple[list[Prepared] | None, tuple[str, str | None, str | None] | None]:
+    import queue
+
+    while True:
+        try:
+            outcome: tuple[list[Prepared] | None, tuple[str, str | None, str | None] | None] = results.get(timeout=1)
+            return outcome
+        except queue.Empty:
+            if not worker.is_alive():
+                raise StoreIOError(f"the import's worker process stopped (exit code {worker.exitcode})",
+                                   hint="the batches it had not finished were not stored; run the import again"
+                                   ) from None
 
 
 def _chain(head: list[list[Item]], rest: Iterator[list[Item]]) -> Iterator[list[Item]]:
@@ -178,22 +213,40 @@ def _outcome(result: tuple[list[Prepared] | None, tuple[str, str | None, str | N
 
 # ---------------------------------------------------------------- in the worker process
 
-_worker: dict[str, Any] = {}
-
-
-def _start_worker(name: str, redactor: Redactor) -> None:
+def _work(batches: Any, results: Any, name: str, redactor: Redactor) -> None:
+    """The worker process: prepare each batch received, send back the records (or the error)."""
     import signal
 
-    # Ctrl-C is the writer's to handle (it rolls back its batch and stops the pool);
-    # a worker that died of it first would only turn that into a BrokenProcessPool.
+    # Ctrl-C is the writer's to handle (it rolls back its batch and stops this
+    # process); the SIGTERM handler inherited from the writer is the writer's too:
+    # here the signal just ends the process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker.update(name=name, redactor=redactor)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    import os
+
+    writer = os.getppid()
+    while (items := _next_batch(batches, writer)) is not None:
+        # A ValidationError travels back as its parts: exceptions with their own
+        # constructor do not always survive pickling.
+        try:
+            results.put((prepare(items, name, redactor), None))
+        except ValidationError as exc:
+            results.put((None, (exc.message, exc.field, exc.hint)))
+    if os.getppid() != writer:
+        results.cancel_join_thread()  # nobody left to read what is unsent
+    results.close()
 
 
-def _prepare_in_worker(items: list[Item]) -> tuple[list[Prepared] | None, tuple[str, str | None, str | None] | None]:
-    # A ValidationError travels back as its parts: exceptions with their own
-    # constructor do not always survive pickling.
-    try:
-        return prepare(items, _worker["name"], _worker["redactor"]), None
-    except ValidationError as exc:
-        return None, (exc.message, exc.field, exc.hint)
+def _next_batch(batches: Any, writer: int) -> list[Item] | None:
+    """The next batch; None when the writer is done — or gone (killed: nobody would
+    ever send the end, and an orphan must not wait forever)."""
+    import os
+    import queue
+
+    while True:
+        try:
+            items: list[Item] | None = batches.get(timeout=1)
+            return items
+        except queue.Empty:
+            if os.getppid() != writer:
+                return None

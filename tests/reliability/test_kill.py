@@ -31,6 +31,8 @@ def integrity_ok(path: Path) -> bool:
 def file_events_in_store(path: Path, prefix: str) -> int:
     conn = sqlite3.connect(path)
     try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+            return 0  # killed before the store's first commit: nothing stored, as it should be
         return conn.execute("SELECT count(*) FROM events WHERE entity_id LIKE ?", (prefix + "%",)).fetchone()[0]
     finally:
         conn.close()
@@ -134,3 +136,39 @@ def test_sigint_and_sigterm_during_import_roll_back_and_release_the_lock(tmp_pat
                            capture_output=True, text=True, timeout=60)
     assert after.returncode == 0 and time.monotonic() - started < 8, "the write lock was not released"
     assert integrity_ok(store) and verify(store).returncode == 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc to find the worker")
+def test_a_killed_import_leaves_no_worker_process_behind(tmp_path):
+    """The import's worker (it prepares batches) must not outlive a writer killed with SIGKILL."""
+    source = _import_file(tmp_path, count=40_000)
+    store = tmp_path / "orphan.db"
+    proc = subprocess.Popen([*AUDITCTL, "--store", str(store), "import", str(source)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and file_events_in_store(store, "imp-") < BATCH:
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert workers, "the import ran without a worker process"
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
+             and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert not alive, f"worker processes left running: {alive}"
+    assert file_events_in_store(store, "imp-") % BATCH == 0

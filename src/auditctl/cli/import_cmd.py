@@ -46,7 +46,7 @@ def import_(
     with g.open_store(create=True) as store:
         redactor = getattr(store, "redactor", DEFAULT_REDACTOR)  # a remote store's server redacts alike
         try:
-            rows = read_events(handle, name=name)
+            rows = read_events(handle, name=name, lazy=True)
             bar = progress(total_bytes, f"importing {name}", unit="bytes" if total_bytes else "events",
                            position=position)
             for records in prepared_batches(bar(rows), name=name, redactor=redactor, batch_size=batch_size):
