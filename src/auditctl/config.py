@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from auditctl.errors import StoreIOError, UsageError
-from auditctl.redact import DEFAULT_PATTERNS
+from auditctl.names import DEFAULT_PATTERNS
 
 # name → (type, default, help). The only list of settings; `config` validates against it.
 SETTINGS: dict[str, tuple[type, Any, str]] = {

@@ -34,14 +34,20 @@ def open_store(
         raise UsageError(f"unknown store scheme {scheme!r}", hint="use a path, sqlite:///path, http:// or https://")
     # sqlite:///abs/path → /abs/path; sqlite://rel.db → rel.db; a bare path stays.
     path = url.removeprefix("sqlite://")
-    # Each backend (and the redactor only the local one uses) is imported when chosen.
-    from auditctl.redact import Redactor
+    # Each backend is imported when chosen; the redactor (only the local one uses it)
+    # when patterns other than the defaults are set: the store loads those on first write.
+    from auditctl.names import DEFAULT_PATTERNS
     from auditctl.store.sqlite import SQLiteStore
 
+    redactor = None
+    if redact_patterns is not None and tuple(redact_patterns) != DEFAULT_PATTERNS:
+        from auditctl.redact import Redactor
+
+        redactor = Redactor(redact_patterns)
     return SQLiteStore(
         Path(path).expanduser(),
         create=create,
         org=org,
-        redactor=Redactor(redact_patterns) if redact_patterns is not None else Redactor(),
+        redactor=redactor,
         chain_key=chain_key.encode() if chain_key else None,
     )

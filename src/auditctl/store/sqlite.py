@@ -16,17 +16,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auditctl import errors, integrity, jsonio
+from auditctl import errors
 from auditctl.errors import ConflictError, NotFound, StoreIOError
-from auditctl.integrity import GENESIS, Break, ChainWalker, VerifyReport
-from auditctl.model import DEFAULT_ORG, STORE_ASSIGNED, Actor, Context, Entity, Event, format_time, new_id
-from auditctl.query import Query
-from auditctl.redact import DEFAULT_REDACTOR, Redactor
+from auditctl.names import DEFAULT_ORG
 from auditctl.store import migrations, search_index
 from auditctl.store.base import AppendResult, Head, PurgeResult, Store
 
+# The model, redaction, hashing and the JSON codec are imported in the methods that
+# use them: a search printing stored JSON lines (what scripts run in loops) needs
+# none of them, and start-up is a benchmark row (tests/test_startup.py).
 if TYPE_CHECKING:
     from auditctl.ingest import Prepared
+    from auditctl.integrity import VerifyReport
+    from auditctl.model import Event
+    from auditctl.query import Query
+    from auditctl.redact import Redactor
 
 # timeparse is imported where a time is stamped (writes, migrations): a search needs no clock.
 
@@ -72,14 +76,14 @@ class SQLiteStore(Store):
         *,
         create: bool = False,
         org: str = DEFAULT_ORG,
-        redactor: Redactor = DEFAULT_REDACTOR,
+        redactor: Redactor | None = None,
         chain_key: bytes | None = None,
         readonly: bool = False,
     ) -> None:
         self.path = str(path)
         self.url = f"sqlite://{self.path}"
         self.org = org
-        self.redactor = redactor
+        self._redactor = redactor
         self.chain_key = chain_key or None
         self._conn: sqlite3.Connection | None = None
         self._readonly = readonly
@@ -152,7 +156,7 @@ class SQLiteStore(Store):
     def _check_chain_key(self) -> None:
         conn = self.conn
         row = conn.execute("SELECT value FROM store_meta WHERE key = 'chain_key_check'").fetchone()
-        check = integrity.sign(KEY_CHECK_TEXT, self.chain_key) if self.chain_key else None
+        check = _sign(KEY_CHECK_TEXT, self.chain_key) if self.chain_key else None
         if row is None:
             has_events = conn.execute("SELECT 1 FROM events LIMIT 1").fetchone()
             if check and not has_events:
@@ -172,6 +176,15 @@ class SQLiteStore(Store):
             self.key_mismatch = "the chain key given is not the key this store's chain was made with"
         else:
             self.key_mismatch = None
+
+    @property
+    def redactor(self) -> Redactor:
+        """The redaction rules writes go through (the default set unless given)."""
+        if self._redactor is None:
+            from auditctl.redact import DEFAULT_REDACTOR
+
+            self._redactor = DEFAULT_REDACTOR
+        return self._redactor
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -210,6 +223,7 @@ class SQLiteStore(Store):
     def append(self, events: Iterable[Event]) -> list[AppendResult]:
         """Store a batch in one transaction; a supplied id is checked for idempotency."""
         from auditctl.ingest import prepare_record
+        from auditctl.model import new_id
 
         records = [self.redactor.event(e).to_dict() for e in events]
         for record in records:
@@ -228,7 +242,10 @@ class SQLiteStore(Store):
             return self._append_locked(conn, batch)
 
     def _append_locked(self, conn: sqlite3.Connection, batch: list[Prepared]) -> list[AppendResult]:
+        from auditctl import jsonio
         from auditctl.ingest import content_without_timestamp, seal
+        from auditctl.integrity import GENESIS
+        from auditctl.model import format_time
         from auditctl.timeparse import now
 
         head = conn.execute("SELECT seq, hash FROM chain_heads WHERE org = ?", (self.org,)).fetchone()
@@ -304,6 +321,9 @@ class SQLiteStore(Store):
     # ------------------------------------------------------------------ reading
 
     def get(self, id_or_seq: str) -> Event:
+        from auditctl import jsonio
+        from auditctl.model import Event
+
         key = str(id_or_seq).strip()
         with self._errors():
             row = self.conn.execute("SELECT doc FROM events WHERE id = ? AND org = ?", (key, self.org)).fetchone()
@@ -409,7 +429,7 @@ class SQLiteStore(Store):
             for (position, sql, values), rows in zip(drivers, fetched, strict=True):
                 if rows is not None and len(rows) < long_list:
                     clauses[position] = "rowid IN (SELECT value FROM json_each(?))"
-                    bound[position] = [jsonio.dumps(rows)]
+                    bound[position] = ["[" + ",".join(map(str, rows)) + "]"]
                 elif source != "events NOT INDEXED" and position in row_tests:
                     # Walking in time order: "rowid IN (every match)" would build the
                     # whole list of a common term first; test each row walked instead.
@@ -465,10 +485,15 @@ class SQLiteStore(Store):
                 yield from rows
 
     def query(self, query: Query) -> Iterator[Event]:
+        from auditctl import jsonio
+        from auditctl.model import Event
+
         for (doc,) in self._select("doc", query):
             yield Event.from_dict(jsonio.loads(doc, "stored event"))
 
     def query_json(self, query: Query) -> Iterator[dict[str, Any]]:
+        from auditctl import jsonio
+
         for (doc,) in self._select("doc", query):
             yield jsonio.loads(doc, "stored event")
 
@@ -483,6 +508,9 @@ class SQLiteStore(Store):
             return int(self.conn.execute(f"SELECT count(*) FROM {source} WHERE {where}", params).fetchone()[0])
 
     def related(self, correlation_id: str) -> list[Event]:
+        from auditctl import jsonio
+        from auditctl.model import Event
+
         with self._errors():
             rows = self.conn.execute(
                 "SELECT doc FROM events WHERE org = ? AND correlation_id = ? ORDER BY timestamp, seq LIMIT 1000",
@@ -500,17 +528,22 @@ class SQLiteStore(Store):
     # ------------------------------------------------------------------ chain
 
     def head(self) -> Head:
+        from auditctl.integrity import GENESIS
+
         with self._errors():
             row = self.conn.execute("SELECT seq, hash FROM chain_heads WHERE org = ?", (self.org,)).fetchone()
         return Head(row[0], row[1]) if row else Head(0, GENESIS)
 
     def _tombstone_signature(self, seq: int, prev_hash: str, hash_: str, purge_id: str) -> str:
-        return integrity.sign(f"tombstone|{self.org}|{seq}|{prev_hash}|{hash_}|{purge_id}", self.chain_key)
+        return _sign(f"tombstone|{self.org}|{seq}|{prev_hash}|{hash_}|{purge_id}", self.chain_key)
 
     def _anchor_signature(self, through_seq: int, through_hash: str) -> str:
-        return integrity.sign(f"anchor|{self.org}|{through_seq}|{through_hash}", self.chain_key)
+        return _sign(f"anchor|{self.org}|{through_seq}|{through_hash}", self.chain_key)
 
     def verify(self) -> VerifyReport:
+        from auditctl import jsonio
+        from auditctl.integrity import GENESIS, Break, ChainWalker, VerifyReport
+
         if self.key_mismatch:
             return VerifyReport(0, 0, GENESIS, None, (Break(None, self.key_mismatch),))
         conn = self.conn
@@ -566,6 +599,9 @@ class SQLiteStore(Store):
 
     def purge(self, cutoff: str, *, dry_run: bool, actor: dict[str, Any] | None = None,
               reason: str | None = None) -> PurgeResult:
+        from auditctl.ingest import prepare_record
+        from auditctl.model import Actor, Context, Entity, Event, new_id
+
         conn = self.conn
         with self._errors():
             count, oldest, newest = conn.execute(
@@ -606,8 +642,6 @@ class SQLiteStore(Store):
                     context=Context(reason=reason or "retention purge"),
                     metadata={"purged": count, "cutoff": cutoff, "oldest": oldest, "newest": newest, "purge_id": purge_id},
                 )
-                from auditctl.ingest import prepare_record
-
                 record = event.to_dict()
                 record["id"] = new_id()
                 result = self._append_locked(conn, [prepare_record(record)])[0]
@@ -684,6 +718,8 @@ def _column_mismatch(row: tuple[Any, ...], data: dict[str, Any]) -> str | None:
 
 def _content(data: dict[str, Any]) -> dict[str, Any]:
     """An event record without the fields a store assigns: what idempotency compares."""
+    from auditctl.model import STORE_ASSIGNED
+
     return {k: v for k, v in data.items() if k not in STORE_ASSIGNED}
 
 
@@ -699,3 +735,9 @@ def _conflict(event_id: str) -> ConflictError:
         f"event id {event_id} already exists with different content",
         hint="an id names one event; record a change as a new event",
     )
+
+
+def _sign(text: str, key: bytes | None) -> str:
+    from auditctl.integrity import sign
+
+    return sign(text, key)
