@@ -159,10 +159,12 @@ def test_a_killed_import_leaves_no_worker_process_behind(tmp_path):
     proc = subprocess.Popen([*AUDITCTL, "--store", str(store), "import", str(source)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and file_events_in_store(store, "imp-") < BATCH:
+    workers: list[int] = []
+    while time.monotonic() < deadline and not (workers and file_events_in_store(store, "imp-") >= BATCH):
+        workers = workers or _children(proc.pid)
         time.sleep(0.05)
-    workers = _children(proc.pid)
     assert workers, "the import ran without a worker process"
+    assert proc.poll() is None, "the import ended before it could be killed"
     proc.kill()
     proc.wait()
     deadline = time.monotonic() + 10

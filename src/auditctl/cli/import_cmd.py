@@ -49,10 +49,11 @@ def import_(
             rows = read_events(handle, name=name, lazy=True)
             bar = progress(total_bytes, f"importing {name}", unit="bytes" if total_bytes else "events",
                            position=position)
-            for records in prepared_batches(bar(rows), name=name, redactor=redactor, batch_size=batch_size):
-                results = store.append_prepared(records)
-                created = sum(1 for r in results if r.created)
-                added, skipped = added + created, skipped + len(results) - created
+            with store.bulk_import():
+                for records in prepared_batches(bar(rows), name=name, redactor=redactor, batch_size=batch_size):
+                    results = store.append_prepared(records)
+                    created = sum(1 for r in results if r.created)
+                    added, skipped = added + created, skipped + len(results) - created
         except ValidationError as exc:
             failure = exc.message
             raise ValidationError(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,11 @@ class Store(ABC):
         from auditctl.model import Event
 
         return self.append([Event.from_dict(jsonio.loads(event.content, "prepared event")) for event in batch])
+
+    @contextmanager
+    def bulk_import(self) -> Iterator[None]:
+        """Around an import's batches: a backend may build some structures once at the end."""
+        yield
 
     def append_one(self, event: Event) -> tuple[AppendResult, Event]:
         result = self.append([event])[0]

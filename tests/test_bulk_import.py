@@ -1,0 +1,88 @@
+"""A bulk import into an empty store builds the needle indexes once, at the end."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from auditctl.model import Event
+from auditctl.query import build_query
+from auditctl.store import migrations
+from auditctl.store.sqlite import SQLiteStore
+
+
+def indexes(path: Path) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    finally:
+        conn.close()
+
+
+def batch(start: int, count: int) -> list[Event]:
+    return [Event.from_dict({"action": "update", "actor": {"type": "user", "id": f"u{i % 7}", "email": f"U{i % 7}@x.org"},
+                             "source": "api", "entity": {"type": "doc", "id": f"doc-{i}"}, "entity_ids": [f"bulk-{i % 3}"],
+                             "changes": [{"field": "title", "old": "a", "new": "b"}],
+                             "context": {"correlation_id": f"corr-{i % 5}"}})
+            for i in range(start, start + count)]
+
+
+def test_an_empty_store_defers_the_needle_indexes_and_builds_them_at_the_end(tmp_path: Path) -> None:
+    path = tmp_path / "bulk.db"
+    store = SQLiteStore(path, create=True)
+    with store.bulk_import():
+        assert not indexes(path) & set(migrations.DEFERRED_INDEXES)
+        store.append(batch(0, 30))
+        # Meanwhile every filter still answers, from the table.
+        assert [e.entity.id for e in store.query(build_query(entity_id="doc-4"))] == ["doc-4"]
+        assert store.count(build_query(actor="u3@X.ORG")) == 4
+        assert store.count(build_query(correlation_id="corr-2")) == 6
+        assert store.count(build_query(entity_id="bulk-1")) == 10
+        store.append(batch(30, 30))
+    assert set(migrations.DEFERRED_INDEXES) <= indexes(path)
+    assert store.count(build_query(entity_id="bulk-1")) == 20
+    plan = " ".join(store.explain(build_query(correlation_id="corr-2")))
+    assert "events_correlation" in plan, plan
+    store.close()
+
+
+def test_a_store_with_events_keeps_its_indexes_during_an_import(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    store = SQLiteStore(path, create=True)
+    store.append(batch(0, 5))
+    with store.bulk_import():
+        assert set(migrations.DEFERRED_INDEXES) <= indexes(path)
+        store.append(batch(5, 5))
+    store.close()
+
+
+def test_indexes_a_killed_import_left_out_come_back_on_the_next_write_open(tmp_path: Path) -> None:
+    path = tmp_path / "killed.db"
+    store = SQLiteStore(path, create=True)
+    store.append(batch(0, 5))
+    store.close()
+    conn = sqlite3.connect(path)
+    for name in migrations.DEFERRED_INDEXES:
+        conn.execute(f"DROP INDEX {name}")
+    conn.commit()
+    conn.close()
+    reader = SQLiteStore(path)  # a search does not write
+    assert reader.count(build_query(entity_id="doc-3")) == 1
+    reader.close()
+    assert not indexes(path) & set(migrations.DEFERRED_INDEXES)
+    SQLiteStore(path, create=True).close()  # what record/import open
+    assert set(migrations.DEFERRED_INDEXES) <= indexes(path)
+
+
+def test_the_deferred_indexes_are_the_ones_a_new_store_has(tmp_path: Path) -> None:
+    """Same names and the same columns as migration m001 makes them."""
+    path = tmp_path / "new.db"
+    SQLiteStore(path, create=True).close()
+    conn = sqlite3.connect(path)
+    made = {name: [tuple(row[1:]) for row in conn.execute(f"PRAGMA index_xinfo({name})")]
+            for name in migrations.DEFERRED_INDEXES}
+    for name, ddl in migrations.DEFERRED_INDEXES.items():
+        conn.execute(f"DROP INDEX {name}")
+        conn.execute(ddl)
+        assert [tuple(row[1:]) for row in conn.execute(f"PRAGMA index_xinfo({name})")] == made[name], name
+    conn.close()
