@@ -18,22 +18,10 @@ from typing import Any
 
 from auditctl import jsonio
 from auditctl.model import CONTEXT_FIELDS, MISSING, Change, Context, Event
+from auditctl.names import DEFAULT_PATTERNS
 
 REDACTED = "[REDACTED]"
 
-DEFAULT_PATTERNS = (
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "authorization",
-    "cookie",
-    "private_key",
-    "credential",
-    "session",
-)
 
 _VALUE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization header values.
@@ -71,9 +59,16 @@ class Redactor:
             self._key_re = None
             self._pair_re = None
         # Every rule above needs one of these substrings to match at all (the value
-        # rules their literal anchors, the pair rule a sensitive key name). Text
-        # without any of them cannot change, so most strings skip the rules.
-        self._triggers = (*_VALUE_TRIGGERS, *self.patterns)
+        # rules their literal anchors, a key or key=value pair a sensitive key name).
+        # Text without any of them cannot change, so most strings skip the rules. A
+        # pattern's "_" may be spelled "-", " ", "." or not at all, so a pattern
+        # stands for its longest "_"-free piece, which every spelling contains. A
+        # trigger that contains another adds nothing and is dropped.
+        pieces = dict.fromkeys([*_VALUE_TRIGGERS, *(max(p.split("_"), key=len) for p in self.patterns)])
+        self._triggers = tuple(t for t in pieces if not any(o in t for o in pieces if o != t))
+        # _may_redact looks for triggers in JSON text, where only these characters
+        # are written differently: a trigger holding one must see the values themselves.
+        self._json_safe = not any(c in '"\\' or c < " " for t in self._triggers for c in t)
         self._trigger_re = re.compile("|".join(re.escape(t) for t in self._triggers), re.IGNORECASE)
         # An IGNORECASE regex of alternatives is slow (~100 µs on an event's text);
         # for ASCII text and patterns, lower() and `in` decide the same in ~4 µs.
@@ -155,10 +150,12 @@ class Redactor:
         """Could any rule touch this event? One scan of its redactable parts as JSON.
 
         JSON text escapes only quotes, backslashes and control characters, none of
-        which occur in a trigger, so a trigger in any key or string value shows up
+        which occur in a trigger (``_json_safe``), so a trigger in any key or string value shows up
         verbatim in the text. The schema's context field names are left out: they
         are never judged by name.
         """
+        if not self._json_safe:
+            return True
         ctx = event.context
         parts: list[Any] = [ctx.ip, ctx.user_agent, ctx.correlation_id, ctx.reason, ctx.api_key_id,
                             ctx.impersonator, ctx.parent_id, ctx.extra, event.metadata]
