@@ -110,11 +110,14 @@ class Change:
     new: Any = MISSING
 
     def to_dict(self) -> dict[str, Any]:
+        old, new = self.old, self.new
+        if old is not MISSING and new is not MISSING:  # the common update
+            return {"field": self.field, "old": old, "new": new}
         out: dict[str, Any] = {"field": self.field}
-        if self.old is not MISSING:
-            out["old"] = self.old
-        if self.new is not MISSING:
-            out["new"] = self.new
+        if old is not MISSING:
+            out["old"] = old
+        if new is not MISSING:
+            out["new"] = new
         return out
 
 
@@ -141,7 +144,8 @@ class Context:
             "impersonator": self.impersonator,
             "parent_id": self.parent_id,
         }
-        out.update(self.extra)
+        if self.extra:
+            out.update(self.extra)
         return out
 
 
@@ -165,6 +169,10 @@ class Event:
     hash: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        # Runs for every event stored, hashed or exported: the actor and entity are
+        # written out here rather than through their to_dict() (the same dicts;
+        # tests/test_model_fast_path.py holds them to it).
+        actor, entity = self.actor, self.entity
         return {
             "id": self.id,
             "seq": self.seq,
@@ -172,11 +180,11 @@ class Event:
             "timestamp": self.timestamp,
             "recorded_at": self.recorded_at,
             "action": self.action,
-            "actor": self.actor.to_dict(),
+            "actor": {"type": actor.type, "id": actor.id, "email": actor.email},
             "source": self.source,
-            "entity": self.entity.to_dict(),
+            "entity": {"type": entity.type, "id": entity.id},
             "entity_ids": list(self.entity_ids),
-            "changes": [c.to_dict() for c in self.changes],
+            "changes": [c.to_dict() for c in self.changes] if self.changes else [],
             "context": self.context.to_dict(),
             "metadata": self.metadata,
             "schema_version": self.schema_version,
@@ -404,6 +412,21 @@ _CHANGE_KEYS = frozenset({"field", "old", "new"})
 
 
 def event_from_dict(data: Any) -> Event:
+    """Validate a JSON object as an event; a ValidationError names the offending field.
+
+    Import spends most of its Python time here, so the common shape — every value
+    already in the form it is stored in — takes ``_fast_event_from_dict``, which only
+    checks. Anything it is unsure of (a bad value, but also an empty string to drop,
+    a time to normalise, a ``schema_version`` of ``1.0``) goes to the full path,
+    which decides and words the error. tests/test_model_fast_path.py holds the two
+    to the same answers.
+    """
+    event = _fast_event_from_dict(data) if type(data) is dict else None
+    return event if event is not None else _event_from_dict_full(data)
+
+
+def _event_from_dict_full(data: Any) -> Event:
+    """Every rule, in order, each failure worded for the user: the reference path."""
     if not isinstance(data, dict):
         raise ValidationError(f"an event must be a JSON object, got {type(data).__name__}")
     # issuperset() is one C loop: the common case (no stray keys) skips the list.
@@ -544,3 +567,275 @@ def event_from_dict(data: Any) -> Event:
         prev_hash=prev_hash,
         hash=hash_,
     )
+
+
+# --------------------------------------------------------------------------- fast path
+#
+# Each check below answers one question: would the full path accept this value and
+# keep it exactly as it is? Only exact built-in types qualify (a str or dict subclass
+# goes the long way), and a "no" is never an error here, only a hand-over.
+
+_ACTION_SET = frozenset(ACTIONS)
+_ACTOR_TYPE_SET = frozenset(ACTOR_TYPES)
+_SOURCE_SET = frozenset(SOURCES)
+_CONTEXT_KEYS = frozenset(CONTEXT_FIELDS)
+# The length limit of each schema context field, as the full path applies it.
+_CONTEXT_LIMITS = {name: (MAX_STRING_LEN if name == "reason" else 4096) for name in CONTEXT_FIELDS}
+
+
+# A frozen dataclass sets each field through object.__setattr__: a generic lookup and
+# call per field, most of what building an Event costs. The fast path fills in a plain
+# class with the very same slots and then gives the object its real class (allowed
+# between identical slot layouts); what comes out is an ordinary frozen instance.
+def _draft_class(cls: type) -> type:
+    return type(f"_{cls.__name__}Draft", (), {"__slots__": vars(cls)["__slots__"]})
+
+
+_ActorDraft = _draft_class(Actor)
+_EntityDraft = _draft_class(Entity)
+_ChangeDraft = _draft_class(Change)
+_ContextDraft = _draft_class(Context)
+_EventDraft = _draft_class(Event)
+_new = object.__new__
+
+
+def _new_change(name: Any, old: Any, new: Any) -> Change:
+    change: Any = _new(_ChangeDraft)
+    change.field = name
+    change.old = old
+    change.new = new
+    change.__class__ = Change
+    return change
+
+
+def _new_context(raw: dict[str, Any], extra: dict[str, Any]) -> Context:
+    """A Context with the schema fields found in ``raw`` (other keys are not read) and ``extra``."""
+    context: Any = _new(_ContextDraft)
+    get = raw.get
+    context.ip = get("ip")
+    context.user_agent = get("user_agent")
+    context.correlation_id = get("correlation_id")
+    context.reason = get("reason")
+    context.api_key_id = get("api_key_id")
+    context.impersonator = get("impersonator")
+    context.parent_id = get("parent_id")
+    context.extra = extra
+    context.__class__ = Context
+    return context
+
+
+def _kept_text(value: Any, max_len: int) -> bool:
+    """Would ``_require_str`` return ``value`` itself (non-empty, short enough, valid text)?"""
+    return (
+        type(value) is str
+        and 0 < len(value) <= max_len
+        and "\x00" not in value
+        and (value.isascii() or _SURROGATE.search(value) is None)
+    )
+
+
+def _json_ok(value: Any, depth: int) -> bool:
+    """True only if ``check_json_value(value, name, depth)`` passes; builds no names."""
+    kind = type(value)
+    if kind is str:
+        return len(value) <= MAX_STRING_LEN and (value.isascii() or _SURROGATE.search(value) is None)
+    if value is None or kind is int or kind is bool:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if depth >= MAX_JSON_DEPTH:  # its items would be too deep: let the full check decide
+        return False
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or _SURROGATE.search(key) is None):
+                return False
+            if type(item) is str:  # the usual item, checked here to save a call
+                if len(item) > MAX_STRING_LEN or not (item.isascii() or _SURROGATE.search(item) is None):
+                    return False
+            elif not _json_ok(item, depth + 1):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            if not _json_ok(item, depth + 1):
+                return False
+        return True
+    return False
+
+
+def _canonical_time(value: Any) -> bool:
+    """Would ``normalize_time`` accept ``value`` and return it unchanged?"""
+    if type(value) is not str or _CANONICAL_TIME.match(value) is None:
+        return False
+    try:
+        # Zulu time: astimezone(UTC) is the identity, so the year checked is this one.
+        return datetime.fromisoformat(value).year >= MIN_YEAR
+    except ValueError:
+        return False
+
+
+def _fast_event_from_dict(data: dict[str, Any]) -> Event | None:
+    """The event, if ``data`` is already in stored form and valid; else None."""
+    if not _TOP_LEVEL_KEYS.issuperset(data):
+        return None
+    get = data.get
+
+    action = get("action")
+    if type(action) is not str or action not in _ACTION_SET:
+        return None
+
+    raw_actor = get("actor")
+    if type(raw_actor) is not dict or not _ACTOR_KEYS.issuperset(raw_actor):
+        return None
+    actor_type = raw_actor.get("type")
+    actor_id = raw_actor.get("id")
+    actor_email = raw_actor.get("email")
+    if (
+        type(actor_type) is not str
+        or actor_type not in _ACTOR_TYPE_SET
+        or (actor_id is not None and not _kept_text(actor_id, MAX_ID_LEN * 2))
+        or (actor_email is not None and not _kept_text(actor_email, 320))
+        or (actor_id is None and (actor_type != "user" or actor_email is None))
+    ):
+        return None
+
+    source = get("source")
+    if type(source) is not str or source not in _SOURCE_SET:
+        return None
+
+    raw_entity = get("entity")
+    if raw_entity is None:
+        entity_type = entity_id = None
+    elif type(raw_entity) is dict and _ENTITY_KEYS.issuperset(raw_entity):
+        entity_type = raw_entity.get("type")
+        entity_id = raw_entity.get("id")
+        if (entity_type is not None and not _kept_text(entity_type, MAX_ID_LEN)) or (
+            entity_id is not None and not _kept_text(entity_id, MAX_ID_LEN * 2)
+        ):
+            return None
+    else:
+        return None
+    if entity_type is None and action not in ENTITYLESS_ACTIONS:
+        return None
+
+    raw_ids = get("entity_ids")
+    if raw_ids is None:
+        entity_ids: tuple[str, ...] = ()
+    elif type(raw_ids) is list and len(raw_ids) <= MAX_ENTITY_IDS:
+        for value in raw_ids:
+            if not _kept_text(value, MAX_ID_LEN * 2):
+                return None
+        entity_ids = tuple(raw_ids)
+    else:
+        return None
+
+    raw_changes = get("changes")
+    changes: list[Change] = []
+    if raw_changes is not None:
+        if type(raw_changes) is not list or len(raw_changes) > MAX_CHANGES:
+            return None
+        for raw in raw_changes:
+            if type(raw) is not dict or not _CHANGE_KEYS.issuperset(raw):
+                return None
+            name = raw.get("field")
+            old = raw.get("old", MISSING)
+            new = raw.get("new", MISSING)
+            if not _kept_text(name, MAX_ID_LEN * 2):
+                return None
+            if old is MISSING and new is MISSING:
+                return None
+            if old is not MISSING and (action == "create" or not _json_ok(old, 1)):
+                return None
+            if new is not MISSING and (action == "delete" or not _json_ok(new, 1)):
+                return None
+            changes.append(_new_change(name, old, new))
+
+    raw_context = get("context")
+    if raw_context is None:
+        context = _new_context({}, {})
+    elif type(raw_context) is dict and _CONTEXT_KEYS.issuperset(raw_context):
+        # The usual context: schema fields only. (A reason longer than the other
+        # fields' limit takes the full path.)
+        for value in raw_context.values():
+            if value is not None and not _kept_text(value, 4096):
+                return None
+        context = _new_context(raw_context, {})
+    elif type(raw_context) is dict:
+        extra: dict[str, Any] = {}
+        for key, value in raw_context.items():
+            limit = _CONTEXT_LIMITS.get(key) if type(key) is str else None
+            if limit is not None:
+                if value is not None and not _kept_text(value, limit):
+                    return None
+            elif _kept_text(key, MAX_ID_LEN) and _json_ok(value, 1):
+                extra[key] = value
+            else:
+                return None
+        context = _new_context(raw_context, extra)
+    else:
+        return None
+
+    metadata = get("metadata")
+    if metadata is None:
+        metadata = {}
+    elif type(metadata) is not dict or not _json_ok(metadata, 0):
+        return None
+    elif not metadata:
+        metadata = {}  # as the full path's `or {}`: never the caller's empty dict
+
+    event_id = get("id")
+    # Printable ASCII without a space has no _ID_FORBIDDEN character and is not blank.
+    if event_id is not None and not (
+        _kept_text(event_id, MAX_ID_LEN) and event_id.isascii() and event_id.isprintable() and " " not in event_id
+    ):
+        return None
+    seq = get("seq")
+    if seq is not None and (type(seq) is not int or seq < 1):
+        return None
+    org = get("org")
+    if org is not None and not _kept_text(org, MAX_ID_LEN):
+        return None
+    timestamp = get("timestamp")
+    if timestamp is not None and not _canonical_time(timestamp):
+        return None
+    recorded_at = get("recorded_at")
+    if recorded_at is not None and not _canonical_time(recorded_at):
+        return None
+    version = get("schema_version")
+    if version is not None and (type(version) is not int or version != SCHEMA_VERSION):
+        return None
+    prev_hash = get("prev_hash")
+    if prev_hash is not None and not _kept_text(prev_hash, 128):
+        return None
+    hash_ = get("hash")
+    if hash_ is not None and not _kept_text(hash_, 128):
+        return None
+
+    actor: Any = _new(_ActorDraft)
+    actor.type = actor_type
+    actor.id = actor_id
+    actor.email = actor_email
+    actor.__class__ = Actor
+    entity: Any = _new(_EntityDraft)
+    entity.type = entity_type
+    entity.id = entity_id
+    entity.__class__ = Entity
+    event: Any = _new(_EventDraft)
+    event.action = action
+    event.actor = actor
+    event.source = source
+    event.entity = entity
+    event.id = event_id
+    event.seq = seq
+    event.org = org
+    event.timestamp = timestamp
+    event.recorded_at = recorded_at
+    event.entity_ids = entity_ids
+    event.changes = tuple(changes)
+    event.context = context
+    event.metadata = metadata
+    event.schema_version = SCHEMA_VERSION
+    event.prev_hash = prev_hash
+    event.hash = hash_
+    event.__class__ = Event
+    return event
