@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from auditctl.errors import ValidationError
-from auditctl.model import CONTEXT_FIELDS
+from auditctl.names import CONTEXT_FIELDS
 
 # csv and the JSON codec are imported where used: JSON lines copied from the store,
 # what scripts read, need neither.

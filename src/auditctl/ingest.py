@@ -222,8 +222,13 @@ def _work(batches: Any, results: Any, name: str, redactor: Redactor) -> None:
     # here the signal just ends the process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    import gc
     import os
 
+    # Batches are thousands of short-lived, acyclic objects: the cyclic collector
+    # only re-walks them (15-25% of preparing, measured); collect far less often.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     writer = os.getppid()
     while (items := _next_batch(batches, writer)) is not None:
         # A ValidationError travels back as its parts: exceptions with their own

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auditctl.errors import ValidationError
+from auditctl.names import CONTEXT_FIELDS
 
 SCHEMA_VERSION = 1
 
@@ -34,15 +35,6 @@ ACTIONS = (
 )
 ACTOR_TYPES = ("user", "api_key", "webhook", "system", "scheduler")
 SOURCES = ("web", "api", "webhook", "scheduler", "system", "cli")
-CONTEXT_FIELDS = (
-    "ip",
-    "user_agent",
-    "correlation_id",
-    "reason",
-    "api_key_id",
-    "impersonator",
-    "parent_id",
-)
 # Actions that need no entity: a session is not about a thing.
 ENTITYLESS_ACTIONS = frozenset({"login", "logout"})
 
@@ -50,7 +42,6 @@ ENTITYLESS_ACTIONS = frozenset({"login", "logout"})
 # decides their value, and they take no part in "is this the same event?".
 STORE_ASSIGNED = ("seq", "org", "recorded_at", "schema_version", "prev_hash", "hash")
 
-DEFAULT_ORG = "default"
 MAX_ID_LEN = 128
 MAX_STRING_LEN = 65_536
 MAX_JSON_DEPTH = 32

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from auditctl.errors import AuditError, PermissionDenied, Unauthorized
-from auditctl.model import DEFAULT_ORG, Actor, Context, Entity, Event
+from auditctl.model import Actor, Context, Entity, Event
+from auditctl.names import DEFAULT_ORG
 from auditctl.store import tokens
 from auditctl.store.tokens import TokenInfo
 from auditctl.timeparse import now_text
