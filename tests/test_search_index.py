@@ -112,3 +112,23 @@ def test_an_older_store_with_one_search_table_is_migrated(tmp_path: Path) -> Non
     assert store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events_search'").fetchone() is None
     assert len(list(store.query(build_query(terms=["Q0003X"])))) == 1
     store.close()
+
+
+def test_covering_trigrams_take_every_third_and_the_last() -> None:
+    assert search_index.covering_trigrams("tara.chen") == '"tar" AND "a.c" AND "hen"'
+    assert search_index.covering_trigrams("abcd") == '"abc" AND "bcd"'
+    assert search_index.covering_trigrams('a"bc') == '"a""b" AND """bc"'
+
+
+def test_rows_holding_the_trigrams_apart_are_not_matches(tmp_path: Path) -> None:
+    """The index is asked for every third trigram; the row test keeps only exact substrings."""
+    os.environ["AUDITCTL_NOW"] = stamp(NOW)
+    store = SQLiteStore(tmp_path / "t.db", create=True)
+    emails = ["tara.chen@x.org", "tar+a.c+hen@x.org", "hen.a.ctar@x.org", "TARA.CHEN@X.ORG"]
+    store.append([Event.from_dict({"action": "login", "actor": {"type": "user", "id": f"u{i}", "email": e},
+                                   "source": "web"}) for i, e in enumerate(emails)])
+    for limit in (None, 10):
+        got = sorted(e.actor.email for e in store.query(build_query(terms=["tara.chen"], limit=limit)))
+        assert got == ["TARA.CHEN@X.ORG", "tara.chen@x.org"], limit
+    assert store.count(build_query(terms=["tara.chen"])) == 2
+    store.close()

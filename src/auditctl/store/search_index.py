@@ -70,6 +70,15 @@ def matching(conn: sqlite3.Connection) -> tuple[str, int]:
     return " UNION ALL ".join(f"SELECT rowid FROM {name} WHERE {name} MATCH ?" for name in names), len(names)
 
 
+def covering_trigrams(term: str) -> str:
+    """An FTS5 query for rows holding every third trigram of ``term`` (and its last):
+    every row containing the term matches, and a few more — callers test the rows."""
+    starts = [*range(0, len(term) - 2, 3)]
+    if starts[-1] != len(term) - 3:
+        starts.append(len(term) - 3)
+    return " AND ".join('"' + term[i:i + 3].replace('"', '""') + '"' for i in starts)
+
+
 def forget(conn: sqlite3.Connection, victims_where: str, params: tuple[object, ...]) -> list[int]:
     """Take the events about to be deleted out of the index; the shards left to rewrite.
 
