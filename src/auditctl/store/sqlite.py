@@ -468,15 +468,17 @@ class SQLiteStore(Store):
             # A page only: fetch each list up to a "long" length. A short list is used
             # as fetched (the search index is not asked twice); if every list is long,
             # walk in time order with the filters as tests.
+            # Counted, not fetched: SQLite counts without the GIL, and a server
+            # answering many searches at once spent it building lists of ints.
             long_list = self._long_list() if paged else LONG_LIST
-            fetched = [self._rowids(sql, values, long_list) if paged else None for _, sql, values in drivers]
-            if not paged or any(rows is not None and len(rows) < long_list for rows in fetched):
+            counts = [self._capped_count(sql, values, long_list) if paged else None for _, sql, values in drivers]
+            if not paged or any(n is not None and n < long_list for n in counts):
                 source = "events NOT INDEXED"
             bound: dict[int, list[Any]] = {}
-            for (position, sql, values), rows in zip(drivers, fetched, strict=True):
-                if rows is not None and len(rows) < long_list:
-                    clauses[position] = "rowid IN (SELECT value FROM json_each(?))"
-                    bound[position] = ["[" + ",".join(map(str, rows)) + "]"]
+            for (position, sql, values), n in zip(drivers, counts, strict=True):
+                if n is not None and n < long_list:
+                    clauses[position] = f"rowid IN ({sql})"
+                    bound[position] = values
                 elif source != "events NOT INDEXED" and position in self_tested:
                     # Walking in time order: "rowid IN (every match)" would build the
                     # whole list of a common term first; the row's own test suffices.
@@ -501,8 +503,8 @@ class SQLiteStore(Store):
         events = (high - low + 1) if low is not None else 0
         return min(LONG_LIST, max(200, math.isqrt(33 * events)))
 
-    def _rowids(self, subquery: str, values: list[Any], cap: int) -> list[int]:
-        return [row[0] for row in self.conn.execute(f"SELECT * FROM ({subquery} LIMIT ?)", [*values, cap])]
+    def _capped_count(self, subquery: str, values: list[Any], cap: int) -> int:
+        return int(self.conn.execute(f"SELECT count(*) FROM ({subquery} LIMIT ?)", [*values, cap]).fetchone()[0])
 
     @staticmethod
     def _interleave(clauses: list[str], params: list[Any], bound: dict[int, list[Any]]) -> list[Any]:
