@@ -120,8 +120,11 @@ def test_sigint_and_sigterm_during_import_roll_back_and_release_the_lock(tmp_pat
     store = tmp_path / "sig.db"
     subprocess.run([*AUDITCTL, "--store", str(store), "record", "login", "--actor", "system:init"], check=True,
                    capture_output=True)
+    # A child inherits an ignored SIGINT (a pytest-xdist worker may run with one) and
+    # Python then never installs its handler: give the import the default, as a shell does.
     proc = subprocess.Popen([*AUDITCTL, "--store", str(store), "import", str(source), "--batch-size", str(BATCH)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Wait until the import is under way (some batches in), then interrupt it.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and file_events_in_store(store, "imp-") < BATCH:
