@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from auditctl import jsonio
@@ -130,14 +130,12 @@ def prepared_batches(items: Iterable[Item], *, name: str, redactor: Redactor,
     if first is None:
         return
     second = next(chunks, None)
+    head = [first] if second is None else [first, second]
     if second is None or not parallel:
-        yield prepare(first, name, redactor)
-        for chunk in ([] if second is None else [second]):
-            yield prepare(chunk, name, redactor)
-        for chunk in chunks:
+        for chunk in chain(head, chunks):
             yield prepare(chunk, name, redactor)
         return
-    yield from _in_worker([first, second], chunks, name, redactor)
+    yield from _in_worker(head, chunks, name, redactor)
 
 
 def _in_worker(head: list[list[Item]], rest: Iterator[list[Item]], name: str,
@@ -156,7 +154,7 @@ def _in_worker(head: list[list[Item]], rest: Iterator[list[Item]], name: str,
     worker.start()
     sent = received = 0
     try:
-        for chunk in _chain(head, rest):
+        for chunk in chain(head, rest):
             batches.put(chunk)
             sent += 1
             del chunk
@@ -190,11 +188,6 @@ def _receive(results: Any, worker: Any) -> tuple[list[Prepared] | None, tuple[st
                 raise StoreIOError(f"the import's worker process stopped (exit code {worker.exitcode})",
                                    hint="the batches it had not finished were not stored; run the import again"
                                    ) from None
-
-
-def _chain(head: list[list[Item]], rest: Iterator[list[Item]]) -> Iterator[list[Item]]:
-    yield from head
-    yield from rest
 
 
 def _chunks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
