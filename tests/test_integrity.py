@@ -41,6 +41,14 @@ def sql(path, statement, *params):
     conn.close()
 
 
+def rows(path, statement):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(statement).fetchall()
+    finally:
+        conn.close()
+
+
 def verify(cli, *extra):
     return cli("verify", *extra)
 
@@ -175,6 +183,28 @@ def test_purge_with_a_hole_in_the_middle_still_verifies(cli):
     assert cli("purge", "--yes").exit_code == 0
     assert verify(cli).exit_code == 0
     assert [e["seq"] for e in cli.json_lines("search", "--reverse")] == [1, 2, 3, 5, 6, 7, 8]
+
+
+def test_a_purge_keeps_tombstones_only_for_holes_it_leaves(cli, store_path):
+    # seq 1-4 and 6 are old, seq 5 and 7 are new: the prefix 1-4 folds into the anchor,
+    # seq 6 is a hole between survivors and needs its own signed tombstone.
+    fill(cli, 4, start=NOW - timedelta(days=90))
+    fill(cli, 1, start=NOW - timedelta(days=2))
+    fill(cli, 1, start=NOW - timedelta(days=80))
+    fill(cli, 1, start=NOW - timedelta(days=1))
+    assert cli("purge", "--yes").exit_code == 0
+    assert rows(store_path, "SELECT seq FROM chain_tombstones") == [(6,)]
+    assert rows(store_path, "SELECT through_seq FROM chain_anchors") == [(4,)]
+    assert verify(cli).exit_code == 0
+
+
+def test_a_purge_of_every_event_anchors_the_chain_at_the_last(cli, store_path):
+    fill(cli, 3, start=NOW - timedelta(days=90))
+    assert cli("purge", "--yes").exit_code == 0  # the purge's own event is the only survivor
+    assert rows(store_path, "SELECT seq FROM chain_tombstones") == []
+    assert rows(store_path, "SELECT through_seq FROM chain_anchors") == [(3,)]
+    assert [e["seq"] for e in cli.json_lines("search")] == [4]
+    assert verify(cli).exit_code == 0
 
 
 def test_a_forged_tombstone_does_not_explain_a_deleted_row(cli, store_path):
