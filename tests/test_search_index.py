@@ -157,3 +157,47 @@ def test_rows_holding_the_trigrams_apart_are_not_matches(tmp_path: Path) -> None
         assert got == ["TARA.CHEN@X.ORG", "tara.chen@x.org"], limit
     assert store.count(build_query(terms=["tara.chen"])) == 2
     store.close()
+
+
+def reason_event(i: int, reason: str) -> Event:
+    return Event.from_dict({
+        "action": "update", "actor": {"type": "user", "id": f"u{i}"}, "source": "web",
+        "entity": {"type": "doc", "id": f"d{i}"}, "timestamp": stamp(NOW - timedelta(hours=i)),
+        "context": {"reason": reason},
+    })
+
+
+REASONS = ["Überweisung an Straße", "ÜBERWEISUNG storniert", "übe|rwe|isu|ung: the trigrams apart", "ΣΟΦΊΑ Ελλάδα", "plain ascii"]
+
+
+@pytest.mark.parametrize(("term", "expected"), [
+    ("überweisung", {0, 1}),
+    ("ÜberWeisung", {0, 1}),
+    ("STRASSE", set()),  # folding is lower-casing, not German ß expansion
+    ("straße", {0}),
+    ("σοφία", {3}),  # Greek: ά/Ί fold with the case
+    ("Ü", {0, 1, 2}),  # too short for trigrams: the scan folds alike
+    ("ascii", {4}),
+])
+def test_non_ascii_terms_fold_case_and_match_exactly(tmp_path: Path, term: str, expected: set[int]) -> None:
+    store = SQLiteStore(tmp_path / "u.db", create=True)
+    store.append([reason_event(i, reason) for i, reason in enumerate(REASONS)])
+    for limit in (None, 2):  # the list of matches, and the newest-first walk
+        found = {int(e.actor.id[1:]) for e in store.query(build_query(terms=[term], limit=limit))}
+        assert found == expected if limit is None else found <= expected and len(found) == min(2, len(expected))
+    store.close()
+
+
+def test_new_shards_keep_no_positions_and_older_shards_still_answer(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "d.db", create=True)
+    store.append([reason_event(i, reason) for i, reason in enumerate(REASONS)])
+    ddl = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events_search_0'").fetchone()[0]
+    assert "detail=none" in ddl
+    # A shard made before detail=none (with positions) answers the same queries.
+    conn = store.conn
+    conn.execute("DROP TABLE events_search_0")
+    conn.execute("CREATE VIRTUAL TABLE events_search_0 USING fts5(text, content='', columnsize=0, tokenize='trigram')")
+    conn.execute(f"INSERT INTO events_search_0 (rowid, text) SELECT rowid, {search_index.SEARCH_TEXT_SQL} FROM events")
+    assert {e.actor.id for e in store.query(build_query(terms=["ÜBERWEISUNG"]))} == {"u0", "u1"}
+    assert {e.actor.id for e in store.query(build_query(terms=["plain asc"]))} == {"u4"}
+    store.close()
