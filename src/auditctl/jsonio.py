@@ -44,6 +44,22 @@ def loads(text: str | bytes, where: str = "input") -> Any:
         raise ValidationError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
 
 
+def loads_each_fast(texts: list[str]) -> list[Any] | None:
+    """Each of ``texts`` parsed, exactly as ``loads`` reads it, if the fast codec takes
+    every one; otherwise None, and the caller parses them one by one with ``loads``.
+
+    What comes back holds no lone surrogate: orjson refuses ``"\\ud800"``, and a
+    ``str`` from UTF-8 cannot hold one. One long-digit scan covers every text.
+    """
+    if _has_long_digits("\n".join(texts)):
+        return None
+    fast = orjson.loads
+    try:
+        return [fast(text) for text in texts]
+    except _FAST_DECODE_ERROR:
+        return None
+
+
 def dumps(value: Any) -> str:
     """Compact JSON on one line; non-ASCII kept as is (output is UTF-8).
 

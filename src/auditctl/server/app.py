@@ -5,7 +5,9 @@ work runs in worker threads, each with a connection from a small pool; writes ar
 serialised by one lock (SQLite has one writer anyway, and waiting on a lock is
 cheaper than on SQLite's busy handler). A write is answered only after it
 committed, so a graceful shutdown (uvicorn drains requests on SIGTERM) loses no
-acknowledged event.
+acknowledged event. Two exceptions, both for speed: a page of search results is
+read on the event loop when it is quick (``_read_on_loop``), and WAL checkpoints
+run in a thread of their own after each write (``store.checkpoint``).
 """
 
 from __future__ import annotations
@@ -29,15 +31,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from auditctl import __version__, jsonio
 from auditctl.errors import AuditError, Busy, NotFound, Unauthorized, UsageError, ValidationError
-from auditctl.model import Event, format_time
+from auditctl.ingest import Prepared, prepare_record
+from auditctl.model import Event, format_time, new_id
 from auditctl.query import Query, query_from_params
 from auditctl.redact import Redactor
 from auditctl.retention import purge_cutoff
 from auditctl.server import cursor as cursors
-from auditctl.server.auth import Caller, authenticate, require
+from auditctl.server.auth import Caller, allowed_token, authenticate, require
 from auditctl.server.limits import Limits, decode_utf8, parse_events_body, read_body
 from auditctl.server.openapi import EVENT_BODY, FILTER_PARAMS, PAGE_PARAMS, PURGE_BODY, TOKEN_BODY
 from auditctl.store import tokens
+from auditctl.store.budget import OverBudget, sqlite_budget
+from auditctl.store.checkpoint import Checkpointer, leave_checkpoints_to_the_background
 from auditctl.store.sqlite import SQLiteStore
 from auditctl.store.tokens import MANAGE, PURGE, VIEW, WRITE, TokenInfo
 from auditctl.timeparse import now, now_text, parse_duration
@@ -54,6 +59,9 @@ MAX_PARAM_VALUES = 64
 MAX_PARAM_LEN = 1024
 MAX_SMALL_TEXT = 1024  # a string in a purge or token request
 SCHEDULER_ACTOR = {"type": "scheduler", "id": "auditctl-serve", "email": None}
+# SQLite time a read may take on the event loop before it is moved to a worker thread
+# (_read_on_loop): what it holds other requests up by at most.
+INLINE_BUDGET = 0.010
 
 
 
@@ -108,6 +116,24 @@ class StorePool:
                 else:
                     self._idle.append(store)
 
+    @contextmanager
+    def acquire_idle(self) -> Iterator[SQLiteStore | None]:
+        """An idle connection, or None: never opens one (opening may run migrations or
+        build indexes, which is not for the event loop)."""
+        with self._lock:
+            store = self._idle.pop() if self._idle and not self._closed else None
+        if store is None:
+            yield None
+            return
+        try:
+            yield store
+        finally:
+            with self._lock:
+                if self._closed:
+                    store.close()
+                else:
+                    self._idle.append(store)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -126,7 +152,8 @@ class ServerState:
             return SQLiteStore(settings.store_path, create=True, redactor=redactor, chain_key=settings.chain_key)
 
         factory().close()  # create the file and run migrations now, not on the first request
-        self.pool = StorePool(factory)
+        self.pool = StorePool(lambda: leave_checkpoints_to_the_background(factory()))
+        self.checkpointer = Checkpointer(factory)
         self.write_lock = threading.Lock()
         self._purges: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._stop = threading.Event()
@@ -135,6 +162,7 @@ class ServerState:
     # ------------------------------------------------------------------ scheduled purge
 
     def start_scheduler(self) -> None:
+        self.checkpointer.start()
         if self.settings.purge_interval <= 0:
             return
         self._scheduler = threading.Thread(target=self._schedule, name="auditctl-purge", daemon=True)
@@ -144,6 +172,7 @@ class ServerState:
         self._stop.set()
         if self._scheduler is not None:
             self._scheduler.join(timeout=60)
+        self.checkpointer.stop()
 
     def _schedule(self) -> None:
         while not self._stop.is_set():
@@ -237,7 +266,18 @@ def _path_key(value: str, what: str, limits: Limits) -> str:
     return value
 
 
-def _fill_context(event: Event, stored: Event | None, caller: Caller, token: TokenInfo) -> Event:
+def _request_context(caller: Caller, token: TokenInfo, redactor: Redactor) -> dict[str, str | None]:
+    """What a request says about who writes, masked as redaction masks any context value."""
+    return {"ip": _masked(caller.ip, redactor), "user_agent": _masked(caller.user_agent, redactor),
+            "api_key_id": _masked(token.id, redactor)}
+
+
+def _masked(value: Any, redactor: Redactor) -> Any:
+    return redactor.mask_text(value) if isinstance(value, str) else value
+
+
+def _fill_context(record: dict[str, Any], stored: dict[str, Any] | None, request: dict[str, str | None],
+                  redactor: Redactor) -> None:
     """Who did it: IP and user agent from the request where the client set none, and
     always the id of the token used.
 
@@ -246,33 +286,77 @@ def _fill_context(event: Event, stored: Event | None, caller: Caller, token: Tok
     takes IP and user agent from the stored event, so it is recognised as the same
     event even from another address; the token id is still this request's, so the
     same event sent again with another token is a conflict, not a no-op.
+
+    ``record`` is an event's redacted ``to_dict`` form, filled in place; ``request``
+    comes from ``_request_context``. What is filled in is masked as redaction would
+    have masked it, had it been set before (redaction judges each value alone).
     """
-    ctx = event.context
-    source = stored.context if stored is not None else None
-    updates: dict[str, Any] = {"api_key_id": token.id}
-    if ctx.ip is None:
-        updates["ip"] = source.ip if source else caller.ip
-    if ctx.user_agent is None:
-        updates["user_agent"] = source.user_agent if source else caller.user_agent
-    return replace(event, context=replace(ctx, **updates))
+    ctx = record["context"]
+    ctx["api_key_id"] = request["api_key_id"]
+    if ctx["ip"] is None:
+        ctx["ip"] = _masked(stored["context"].get("ip"), redactor) if stored is not None else request["ip"]
+    if ctx["user_agent"] is None:
+        ctx["user_agent"] = (_masked(stored["context"].get("user_agent"), redactor) if stored is not None
+                             else request["user_agent"])
 
 
 def _events_from_body(items: list[Any], limits: Limits) -> list[Event]:
     horizon = format_time(now() + limits.max_future)
     events = []
     for index, item in enumerate(items):
-        where = f"event {index}: " if len(items) > 1 else ""
         try:
             event = Event.from_dict(item)
         except ValidationError as exc:
-            raise ValidationError(where + exc.message, exc.field, exc.hint) from None
-        for name in ("timestamp", "recorded_at"):
-            value = getattr(event, name)
+            raise ValidationError(_where(index, items) + exc.message, exc.field, exc.hint) from None
+        for name, value in (("timestamp", event.timestamp), ("recorded_at", event.recorded_at)):
             if value is not None and value > horizon:
-                raise ValidationError(f"{where}{name} {value} is more than a day in the future", name,
+                raise ValidationError(f"{_where(index, items)}{name} {value} is more than a day in the future", name,
                                       hint="check the sender's clock")
         events.append(event)
     return events
+
+
+def _where(index: int, items: list[Any]) -> str:
+    return f"event {index}: " if len(items) > 1 else ""
+
+
+def _prepare(events: list[Event], store: SQLiteStore, caller: Caller, token: TokenInfo) -> list[Prepared]:
+    """Redact, fill in who did it (``_fill_context``), give an id and serialise each event:
+    ``store.append``'s steps, with the context filled on the records. A retry's stored
+    event is looked up for all of the batch at once."""
+    redactor = store.redactor
+    stored = store.stored_records([event.id for event in events if event.id is not None])
+    request = _request_context(caller, token, redactor)
+    prepared = []
+    for event in events:
+        record = redactor.event(event).to_dict()
+        _fill_context(record, stored.get(record["id"]) if stored else None, request, redactor)
+        record["id"] = record["id"] or new_id()
+        prepared.append(prepare_record(record))
+    return prepared
+
+
+def _read_on_loop(state: ServerState, secret: str | None, action: Callable[[SQLiteStore], T]) -> T | None:
+    """``action`` on the caller's org's store, right here on the event loop, if the token
+    may view and the SQLite work fits in ``INLINE_BUDGET``; None otherwise, and the
+    caller runs it in a worker thread the usual way (``as_viewer``), which also
+    records a refusal.
+
+    For searches: a worker thread costs more CPU than a page of results takes
+    (``store.budget``), and with many clients at once CPU is what they wait for. Only
+    for reads whose Python work is bounded: the budget interrupts SQLite, not Python.
+    """
+    with state.pool.acquire_idle() as pooled:
+        if pooled is None:
+            return None
+        try:
+            with sqlite_budget(pooled, INLINE_BUDGET):
+                token = allowed_token(pooled, secret, VIEW)
+                if token is None:
+                    return None
+                return action(pooled.for_org(token.org))
+        except OverBudget:
+            return None
 
 
 def _error(exc: AuditError) -> JSONResponse:
@@ -359,7 +443,7 @@ def create_app(store_path: str | Path, **options: Any) -> FastAPI:
     @app.post("/v1/events", tags=["events"], summary="Record one event, an array, or NDJSON",
               status_code=201, openapi_extra=EVENT_BODY)
     async def post_events(request: Request,
-                          credentials: Credentials) -> JSONResponse:
+                          credentials: Credentials) -> Response:
         caller = _caller(request, limits)
         token = await in_thread(lambda: authenticate(state, _secret(credentials), caller))
         # A reader may report its own exports (the CLI records an `export` event after
@@ -368,31 +452,23 @@ def create_app(store_path: str | Path, **options: Any) -> FastAPI:
             await in_thread(lambda: require(state, token, caller, WRITE, VIEW))
         body = await read_body(request.stream(), request.headers.get("content-length"), limits.max_body)
 
-        def work() -> tuple[int, dict[str, Any]]:
+        def work() -> tuple[int, str]:
             items = parse_events_body(decode_utf8(body), request.headers.get("content-type", ""), limits.max_batch)
             events = _events_from_body(items, limits)
             if WRITE not in token.permissions and any(e.action != "export" for e in events):
                 require(state, token, caller, WRITE)
             with state.pool.acquire() as pooled:
                 store = pooled.for_org(token.org)
-                filled = []
-                for event in events:
-                    stored = None
-                    if event.id is not None:
-                        try:
-                            stored = store.get(event.id)
-                        except AuditError:
-                            stored = None
-                        if stored is not None and stored.id != event.id:
-                            stored = None  # a seq that happens to equal the id
-                    filled.append(_fill_context(event, stored, caller, token))
+                prepared = _prepare(events, store, caller, token)
                 with state.write_lock:
-                    results = store.append(filled)
+                    results = store.append_prepared(prepared)
+            state.checkpointer.poke()
             created = sum(1 for r in results if r.created)
-            return (201 if created else 200), {"results": [r.to_dict() for r in results], "created": created}
+            answer = jsonio.dumps({"results": [r.to_dict() for r in results], "created": created})
+            return (201 if created else 200), answer
 
         status, payload = await in_thread(work)
-        return JSONResponse(payload, status_code=status)
+        return Response(payload, status_code=status, media_type="application/json")
 
     # The query string is read with query_from_params, the CLI's own parser; the
     # parameters are declared for the OpenAPI document only.
@@ -401,18 +477,14 @@ def create_app(store_path: str | Path, **options: Any) -> FastAPI:
              openapi_extra={"parameters": [*FILTER_PARAMS, *PAGE_PARAMS]})
     async def list_events(request: Request,
                           credentials: Credentials) -> Response:
-        caller = _caller(request, limits)
         ndjson = NDJSON in request.headers.get("accept", "")
 
-        def work() -> tuple[list[str], str | None]:
-            token = authenticate(state, _secret(credentials), caller)
-            require(state, token, caller, VIEW)
+        def page(store: SQLiteStore) -> tuple[list[str], str | None]:
             query, position = _query(request, limits)
             page_size = query.limit or limits.default_page
             after = cursors.decode(position, query) if position else None
             # The events as stored (JSON text): the page is spliced, not re-encoded.
-            with state.pool.acquire() as store:
-                lines = list(store.for_org(token.org).query_lines(replace(query, limit=page_size + 1, after=after)))
+            lines = list(store.query_lines(replace(query, limit=page_size + 1, after=after)))
             more = len(lines) > page_size
             lines = lines[:page_size]
             next_cursor = None
@@ -421,7 +493,9 @@ def create_app(store_path: str | Path, **options: Any) -> FastAPI:
                 next_cursor = cursors.encode(query, last["timestamp"], last["seq"])
             return lines, next_cursor
 
-        lines, next_cursor = await in_thread(work)
+        # A page is at most max_page rows: bounded work, tried on the loop first.
+        found = _read_on_loop(state, _secret(credentials), page)
+        lines, next_cursor = found if found is not None else await as_viewer(request, credentials, page)
         headers = {"X-Next-Cursor": next_cursor} if next_cursor else {}
         if ndjson:
             return Response("".join(line + "\n" for line in lines), media_type=NDJSON, headers=headers)

@@ -21,6 +21,7 @@ from auditctl.timeparse import now_text
 
 if TYPE_CHECKING:
     from auditctl.server.app import ServerState
+    from auditctl.store.sqlite import SQLiteStore
 
 log = logging.getLogger("auditctl.server")
 
@@ -49,6 +50,18 @@ def authenticate(state: ServerState, credentials: str | None, caller: Caller) ->
     if status != "active":
         _deny(state, caller, token, 401, f"{status} token", None)
     return token
+
+
+def allowed_token(store: SQLiteStore, credentials: str | None, *permissions: str) -> TokenInfo | None:
+    """The token behind ``credentials`` if it is active and holds any of ``permissions``;
+    None otherwise. Reads only, records nothing: on None, ``authenticate`` and
+    ``require`` decide again and record the refusal."""
+    if not credentials:
+        return None
+    token = tokens.lookup(store, credentials)
+    if token is None or token.status(now_text()) != "active":
+        return None
+    return token if any(p in token.permissions for p in permissions) else None
 
 
 def require(state: ServerState, token: TokenInfo, caller: Caller, *permissions: str) -> None:
