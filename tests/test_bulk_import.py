@@ -86,3 +86,26 @@ def test_the_deferred_indexes_are_the_ones_a_new_store_has(tmp_path: Path) -> No
         conn.execute(ddl)
         assert [tuple(row[1:]) for row in conn.execute(f"PRAGMA index_xinfo({name})")] == made[name], name
     conn.close()
+
+
+def test_an_import_checkpoints_in_the_background_and_restores_the_writers_setting(tmp_path: Path) -> None:
+    """The writer leaves WAL checkpoints to a thread of its own while it imports: a
+    committed batch reaches the database file without the writer copying it."""
+    import threading
+    import time
+
+    from auditctl.store.checkpoint import FALLBACK_PAGES
+
+    path = tmp_path / "ckpt.db"
+    store = SQLiteStore(path, create=True)
+    before = store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    with store.bulk_import():
+        assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == FALLBACK_PAGES
+        store.append(batch(0, 20))  # a few pages: far below the writer's own threshold
+        deadline = time.monotonic() + 10
+        while b"doc-19" not in path.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert b"doc-19" in path.read_bytes()
+    assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == before
+    assert not [t for t in threading.enumerate() if t.name == "auditctl-checkpoint"]
+    store.close()
