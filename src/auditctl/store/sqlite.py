@@ -71,6 +71,15 @@ def translate(exc: sqlite3.Error, path: str) -> errors.AuditError:
     return StoreIOError(f"store error on {path}: {exc}")
 
 
+# Files (device, inode) whose header this process has read: see SQLiteStore._check_header.
+_HEADER_CHECKED: set[tuple[int, int]] = set()
+
+
+def _inode(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
+
+
 class SQLiteStore(Store):
     def __init__(
         self,
@@ -99,16 +108,7 @@ class SQLiteStore(Store):
         path = Path(self.path)
         exists = path.exists() and path.stat().st_size > 0
         if exists:
-            try:
-                with open(path, "rb") as handle:
-                    header = handle.read(16)
-            except OSError as exc:
-                raise StoreIOError(f"cannot read store {self.path}: {exc.strerror}") from None
-            if header != SQLITE_HEADER:
-                raise StoreIOError(
-                    f"{self.path} is not an auditctl store (not an SQLite database)",
-                    hint="auditctl never overwrites a file it did not create; pass another --store",
-                )
+            self._check_header(path)
         elif not create:
             raise errors.StoreMissing(
                 f"no audit store at {self.path}",
@@ -116,6 +116,7 @@ class SQLiteStore(Store):
             )
         else:
             self._create_file(path)
+            _HEADER_CHECKED.add(_inode(path))  # ours: SQLite writes the header
         try:
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
@@ -146,6 +147,32 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             self.close()
             raise translate(exc, self.path) from None
+
+    @staticmethod
+    def _check_header(path: Path) -> None:
+        """Refuse a file that is not an SQLite database — once per file and process.
+
+        Only once: closing any descriptor of a file drops every POSIX lock this
+        process holds on it, SQLite's included. Read again while a connection of
+        this process had the store open (the server's pool, the import's checkpoint
+        thread), it let other processes believe nobody had it open and reset or
+        checkpoint the WAL under this one's feet: their readers saw "database disk
+        image is malformed" (tests/reliability/test_locks.py).
+        """
+        try:
+            inode = _inode(path)
+            if inode in _HEADER_CHECKED:
+                return
+            with open(path, "rb") as handle:
+                header = handle.read(16)
+        except OSError as exc:
+            raise StoreIOError(f"cannot read store {path}: {exc.strerror}") from None
+        if header != SQLITE_HEADER:
+            raise StoreIOError(
+                f"{path} is not an auditctl store (not an SQLite database)",
+                hint="auditctl never overwrites a file it did not create; pass another --store",
+            )
+        _HEADER_CHECKED.add(inode)
 
     @staticmethod
     def _create_file(path: Path) -> None:
