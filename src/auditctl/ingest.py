@@ -223,6 +223,7 @@ def _work(batches: Any, results: Any, name: str, redactor: Redactor) -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
     writer = os.getppid()
+    _die_with(writer)
     while (items := _next_batch(batches, writer)) is not None:
         # A ValidationError travels back as its parts: exceptions with their own
         # constructor do not always survive pickling.
@@ -233,6 +234,28 @@ def _work(batches: Any, results: Any, name: str, redactor: Redactor) -> None:
     if os.getppid() != writer:
         results.cancel_join_thread()  # nobody left to read what is unsent
     results.close()
+
+
+def _die_with(writer: int) -> None:
+    """On Linux, have the kernel end this process when the writer dies.
+
+    Polling for the writer (``_next_batch``) is not enough: a writer killed while
+    its queue was sending a batch leaves half a message in the pipe, and this
+    process, which holds the pipe's other end too (fork), waits for the rest forever.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import os
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # no prctl here: _next_batch's polling still covers a writer gone between batches
+    if os.getppid() != writer:  # died before prctl took effect
+        os._exit(0)
 
 
 def _next_batch(batches: Any, writer: int) -> list[Item] | None:
