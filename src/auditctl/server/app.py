@@ -110,11 +110,7 @@ class StorePool:
         try:
             yield store
         finally:
-            with self._lock:
-                if self._closed:
-                    store.close()
-                else:
-                    self._idle.append(store)
+            self._give_back(store)
 
     @contextmanager
     def acquire_idle(self) -> Iterator[SQLiteStore | None]:
@@ -128,11 +124,14 @@ class StorePool:
         try:
             yield store
         finally:
-            with self._lock:
-                if self._closed:
-                    store.close()
-                else:
-                    self._idle.append(store)
+            self._give_back(store)
+
+    def _give_back(self, store: SQLiteStore) -> None:
+        with self._lock:
+            if self._closed:
+                store.close()
+            else:
+                self._idle.append(store)
 
     def close(self) -> None:
         with self._lock:
