@@ -1,4 +1,4 @@
-"""Import's preparation: ``seal`` splices exactly what hashing and storing the whole event give."""
+"""Import's preparation: ``Sealer.seal`` splices exactly what hashing and storing the whole event give."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from auditctl import jsonio
 from auditctl.errors import ValidationError
-from auditctl.ingest import prepare, prepare_record, prepared_batches, seal
+from auditctl.ingest import Sealer, prepare, prepare_record, prepared_batches
 from auditctl.integrity import GENESIS, event_hash
 from auditctl.model import Event
 from auditctl.redact import DEFAULT_REDACTOR
@@ -40,8 +40,8 @@ def test_seal_gives_the_bytes_of_hashing_and_dumping_the_whole_event(raw, seq, o
     record = Event.from_dict(raw).to_dict()
     recorded = "2026-11-25T12:00:00.000001Z"
     prev = GENESIS if seq == 1 else "ab" * 32
-    got = seal(prepare_record(record), seq=seq, org=org, timestamp=record["timestamp"] or recorded,
-               recorded_at=recorded, prev_hash=prev, key=key)
+    got = Sealer(org, key).seal(prepare_record(record), seq=seq, timestamp=record["timestamp"] or recorded,
+                                recorded_at=recorded, prev_hash=prev)
     assert got == whole(record, seq=seq, org=org, timestamp=recorded, recorded_at=recorded, prev_hash=prev, key=key)
 
 

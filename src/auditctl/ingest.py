@@ -35,8 +35,8 @@ class Prepared(NamedTuple):
     The hash chain is defined over ``jsonio.canonical`` of the whole event (sorted
     keys), and the store keeps ``jsonio.dumps`` of it (``to_dict`` order). Both are
     made here from the content, so the writer only splices in seq, org, the recorded
-    time and the links (``seal``) — the costly serialising runs in the worker process.
-    tests/test_ingest.py holds ``seal`` to ``event_hash`` and ``dumps`` of the whole event.
+    time and the links (``Sealer``) — the costly serialising runs in the worker process.
+    tests/test_ingest.py holds ``Sealer.seal`` to ``event_hash`` and ``dumps`` of the whole event.
     """
 
     id: str
@@ -72,26 +72,55 @@ def content_without_timestamp(content: bytes) -> bytes:
     return content[: content.rindex(b',"timestamp":')] + b"}"
 
 
-def seal(event: Prepared, *, seq: int, org: str, timestamp: str, recorded_at: str, prev_hash: str,
-         key: bytes | None) -> tuple[str, str]:
-    """The stored JSON and the hash of ``event`` once the store assigns the rest."""
-    from auditctl.integrity import chain_hash
+class Sealer:
+    """Seals a batch's events for one organization: the stored JSON and the hash of
+    each once the store assigns the rest (seq, org, the recorded time, the links).
 
-    canonical, dumps = jsonio.canonical, jsonio.dumps
-    content = event.content
-    if event.timestamp is None:  # stored with the time it was recorded
-        content = content_without_timestamp(content)[:-1] + b',"timestamp":' + canonical(timestamp) + b"}"
-    cut = event.cut
-    hashed = b"".join((
-        content[:cut], b',"org":', canonical(org), b',"recorded_at":', canonical(recorded_at),
-        b',"schema_version":', canonical(event.schema_version), b',"seq":', str(seq).encode(), content[cut:],
-    ))
-    hash_ = chain_hash(prev_hash, hashed, key)
-    doc = "".join((
-        '{"id":', dumps(event.id), ',"seq":', str(seq), ',"org":', dumps(org), ',"timestamp":', dumps(timestamp),
-        ',"recorded_at":', dumps(recorded_at), ",", event.body, ',"prev_hash":"', prev_hash, '","hash":"', hash_, '"}',
-    ))
-    return doc, hash_
+    What is the same for every event of a batch — the org, the recorded time, the
+    schema version — is serialised once, not per event: with the hashing, sealing
+    is the writer's own share of an import (the rest is prepared in the worker).
+    """
+
+    def __init__(self, org: str, key: bytes | None) -> None:
+        self._org_hashed = b',"org":' + jsonio.canonical(org)
+        self._org_doc = ',"org":' + jsonio.dumps(org)
+        self._key = key
+        self._texts: dict[str, tuple[bytes, str]] = {}  # a time: its canonical and dumps spelling
+        self._versions: dict[int, bytes] = {}
+
+    def _text(self, value: str) -> tuple[bytes, str]:
+        spelled = self._texts.get(value)
+        if spelled is None:
+            if len(self._texts) > 64:  # a batch's own recorded times; event times vary
+                self._texts.clear()
+            spelled = self._texts[value] = (jsonio.canonical(value), jsonio.dumps(value))
+        return spelled
+
+    def seal(self, event: Prepared, *, seq: int, timestamp: str, recorded_at: str, prev_hash: str) -> tuple[str, str]:
+        """The stored JSON and the hash of ``event`` (``integrity.event_hash`` of the whole event)."""
+        from auditctl.integrity import chain_hash
+
+        dumps = jsonio.dumps
+        content = event.content
+        if event.timestamp is None:  # stored with the time it was recorded
+            content = content_without_timestamp(content)[:-1] + b',"timestamp":' + jsonio.canonical(timestamp) + b"}"
+        version = self._versions.get(event.schema_version)
+        if version is None:
+            version = self._versions[event.schema_version] = jsonio.canonical(event.schema_version)
+        recorded_hashed, recorded_doc = self._text(recorded_at)
+        cut = event.cut
+        hashed = b"".join((
+            content[:cut], self._org_hashed, b',"recorded_at":', recorded_hashed,
+            b',"schema_version":', version, b',"seq":', str(seq).encode(), content[cut:],
+        ))
+        hash_ = chain_hash(prev_hash, hashed, self._key)
+        doc = "".join((
+            '{"id":', dumps(event.id), ',"seq":', str(seq), self._org_doc, ',"timestamp":', dumps(timestamp),
+            ',"recorded_at":', recorded_doc, ",", event.body, ',"prev_hash":"', prev_hash, '","hash":"', hash_, '"}',
+        ))
+        return doc, hash_
+
+
 # Batches handed to the worker ahead of the writer: enough to keep both busy,
 # few enough that memory stays flat however big the input.
 AHEAD = 1

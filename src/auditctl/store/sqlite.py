@@ -320,19 +320,31 @@ class SQLiteStore(Store):
         """Store a batch of events that ``ingest.prepare`` validated, redacted (with
         this store's redactor) and serialised: an import's batches, prepared in a
         worker process while this one writes."""
+        return self.append_prepared_chunks([batch])
+
+    def append_prepared_chunks(self, chunks: Iterable[list[Prepared]]) -> list[AppendResult]:
+        """Store the chunks of one batch in one transaction: all or nothing. ``chunks``
+        may be a generator that prepares a chunk while the previous ones are stored
+        (the server's big POSTs, ``server.prep``); an error it raises rolls back the lot."""
         if self.key_mismatch:
             raise errors.UsageError(f"refusing to write: {self.key_mismatch}")
-        if not batch:
-            return []
+        results: list[AppendResult] = []
+        chunks = iter(chunks)
+        first = next((batch for batch in chunks if batch), None)
+        if first is None:
+            return results
         with self._errors(), self._write() as conn:
-            results = self._append_locked(conn, batch)
+            results.extend(self._append_locked(conn, first))
+            for batch in chunks:
+                if batch:
+                    results.extend(self._append_locked(conn, batch))
         if self._after_commit is not None:
             self._after_commit()
         return results
 
     def _append_locked(self, conn: sqlite3.Connection, batch: list[Prepared]) -> list[AppendResult]:
         from auditctl import jsonio
-        from auditctl.ingest import content_without_timestamp, seal
+        from auditctl.ingest import Sealer, content_without_timestamp
         from auditctl.integrity import GENESIS
         from auditctl.model import format_time
         from auditctl.timeparse import now
@@ -349,7 +361,7 @@ class SQLiteStore(Store):
         # a few IN queries per batch rather than one query per event.
         stored_docs = self._docs_by_id(conn, [event.id for event in batch])
         org = self.org
-        key = self.chain_key
+        seal = Sealer(org, self.chain_key).seal
         for event in batch:
             event_id = event.id
             existing = seen.get(event_id)
@@ -375,8 +387,7 @@ class SQLiteStore(Store):
             seq += 1
             timestamp = event.timestamp or recorded_text
             recorded_at = event.recorded_at or recorded_text
-            doc, hash_ = seal(event, seq=seq, org=org, timestamp=timestamp, recorded_at=recorded_at,
-                              prev_hash=prev_hash, key=key)
+            doc, hash_ = seal(event, seq=seq, timestamp=timestamp, recorded_at=recorded_at, prev_hash=prev_hash)
             rowid = first_rowid + len(rows)
             rows.append((org, seq, event_id, timestamp, recorded_at, *event.fields, doc, prev_hash, hash_))
             prev_hash = hash_
