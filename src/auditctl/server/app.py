@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -31,20 +32,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from auditctl import __version__, jsonio
 from auditctl.errors import AuditError, Busy, NotFound, Unauthorized, UsageError, ValidationError
-from auditctl.ingest import Prepared, prepare_record
-from auditctl.model import Event, format_time, new_id
+from auditctl.ingest import Prepared
+from auditctl.model import format_time
 from auditctl.query import Query, query_from_params
 from auditctl.redact import Redactor
 from auditctl.retention import purge_cutoff
 from auditctl.server import cursor as cursors
 from auditctl.server.auth import Caller, allowed_token, authenticate, require
-from auditctl.server.limits import Limits, decode_utf8, parse_events_body, read_body
+from auditctl.server.limits import Limits, decode_utf8, event_items, read_body
 from auditctl.server.openapi import EVENT_BODY, FILTER_PARAMS, PAGE_PARAMS, PURGE_BODY, TOKEN_BODY
+from auditctl.server.prep import CHUNK_EVENTS, FIRST_CHUNK, Item, PrepWorkers, prepare_items, request_context
 from auditctl.store import tokens
 from auditctl.store.budget import OverBudget, sqlite_budget
 from auditctl.store.checkpoint import Checkpointer, leave_checkpoints_to_the_background
 from auditctl.store.sqlite import SQLiteStore
-from auditctl.store.tokens import MANAGE, PURGE, VIEW, WRITE, TokenInfo
+from auditctl.store.tokens import MANAGE, PURGE, VIEW, WRITE
 from auditctl.timeparse import now, now_text, parse_duration
 
 log = logging.getLogger("auditctl.server")
@@ -88,6 +90,7 @@ class ServerSettings:
     retention_days: int = 30
     purge_interval: float = 3600.0  # seconds between scheduled purges; 0 turns them off
     limits: Limits = field(default_factory=Limits)
+    prep_worker: bool = True  # big POSTs prepared in a worker process (server.prep)
 
 
 class StorePool:
@@ -153,6 +156,7 @@ class ServerState:
         factory().close()  # create the file and run migrations now, not on the first request
         self.pool = StorePool(lambda: leave_checkpoints_to_the_background(factory()))
         self.checkpointer = Checkpointer(factory)
+        self.prep = PrepWorkers(redactor, enabled=settings.prep_worker)
         self.write_lock = threading.Lock()
         self._purges: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._stop = threading.Event()
@@ -216,6 +220,7 @@ class ServerState:
 
     def close(self) -> None:
         self.stop_scheduler()
+        self.prep.close()
         self.pool.close()
 
 
@@ -265,74 +270,36 @@ def _path_key(value: str, what: str, limits: Limits) -> str:
     return value
 
 
-def _request_context(caller: Caller, token: TokenInfo, redactor: Redactor) -> dict[str, str | None]:
-    """What a request says about who writes, masked as redaction masks any context value."""
-    return {"ip": _masked(caller.ip, redactor), "user_agent": _masked(caller.user_agent, redactor),
-            "api_key_id": _masked(token.id, redactor)}
+def _prepared_chunks(state: ServerState, store: SQLiteStore, items: list[Item], context: dict[str, str | None],
+                     horizon: str) -> Iterator[list[Prepared]]:
+    """The batch's events ready to store, a chunk at a time (``store.append_prepared_chunks``).
 
-
-def _masked(value: Any, redactor: Redactor) -> Any:
-    return redactor.mask_text(value) if isinstance(value, str) else value
-
-
-def _fill_context(record: dict[str, Any], stored: dict[str, Any] | None, request: dict[str, str | None],
-                  redactor: Redactor) -> None:
-    """Who did it: IP and user agent from the request where the client set none, and
-    always the id of the token used.
-
-    ``api_key_id`` is not the client's to set: whatever it sends is replaced, so no
-    token can attribute its writes to another. A retry of an event already stored
-    takes IP and user agent from the stored event, so it is recognised as the same
-    event even from another address; the token id is still this request's, so the
-    same event sent again with another token is a conflict, not a no-op.
-
-    ``record`` is an event's redacted ``to_dict`` form, filled in place; ``request``
-    comes from ``_request_context``. What is filled in is masked as redaction would
-    have masked it, had it been set before (redaction judges each value alone).
+    A big batch is chunked and prepared in the worker process (``server.prep``), but
+    for a small first chunk, prepared here while the worker starts on the rest. The
+    worker does not see the store, so the retries it finds are redone here with their
+    stored context (``fill_context``); a chunk the worker cannot do is done here.
     """
-    ctx = record["context"]
-    ctx["api_key_id"] = request["api_key_id"]
-    if ctx["ip"] is None:
-        ctx["ip"] = _masked(stored["context"].get("ip"), redactor) if stored is not None else request["ip"]
-    if ctx["user_agent"] is None:
-        ctx["user_agent"] = (_masked(stored["context"].get("user_agent"), redactor) if stored is not None
-                             else request["user_agent"])
-
-
-def _events_from_body(items: list[Any], limits: Limits) -> list[Event]:
-    horizon = format_time(now() + limits.max_future)
-    events = []
-    for index, item in enumerate(items):
-        try:
-            event = Event.from_dict(item)
-        except ValidationError as exc:
-            raise ValidationError(_where(index, items) + exc.message, exc.field, exc.hint) from None
-        for name, value in (("timestamp", event.timestamp), ("recorded_at", event.recorded_at)):
-            if value is not None and value > horizon:
-                raise ValidationError(f"{_where(index, items)}{name} {value} is more than a day in the future", name,
-                                      hint="check the sender's clock")
-        events.append(event)
-    return events
-
-
-def _where(index: int, items: list[Any]) -> str:
-    return f"event {index}: " if len(items) > 1 else ""
-
-
-def _prepare(events: list[Event], store: SQLiteStore, caller: Caller, token: TokenInfo) -> list[Prepared]:
-    """Redact, fill in who did it (``_fill_context``), give an id and serialise each event:
-    ``store.append``'s steps, with the context filled on the records. A retry's stored
-    event is looked up for all of the batch at once."""
-    redactor = store.redactor
-    stored = store.stored_records([event.id for event in events if event.id is not None])
-    request = _request_context(caller, token, redactor)
-    prepared = []
-    for event in events:
-        record = redactor.event(event).to_dict()
-        _fill_context(record, stored.get(record["id"]) if stored else None, request, redactor)
-        record["id"] = record["id"] or new_id()
-        prepared.append(prepare_record(record))
-    return prepared
+    redactor, total = store.redactor, len(items)
+    if state.prep.wanted(total):
+        cuts = [0, *range(FIRST_CHUNK, total, CHUNK_EVENTS), total]
+        parts = [items[low:high] for low, high in pairwise(cuts)]
+    else:
+        parts = [items]
+    futures = [state.prep.submit(part, total, context, horizon) for part in parts[1:]]
+    try:
+        for part, future in zip(parts, [None, *futures], strict=True):
+            prepared = state.prep.result(future)
+            if prepared is None:
+                prepared = prepare_items(part, total, context, None, redactor, horizon)
+            stored = store.stored_records([record.id for record in prepared])
+            if stored:
+                prepared = [prepare_items([item], total, context, stored, redactor, horizon)[0]
+                            if record.id in stored else record for item, record in zip(part, prepared, strict=True)]
+            yield prepared
+    finally:  # a bad event: what is still queued for the worker is not wanted
+        for future in futures:
+            if future is not None:
+                future.cancel()
 
 
 def _read_on_loop(state: ServerState, secret: str | None, action: Callable[[SQLiteStore], T]) -> T | None:
@@ -379,6 +346,7 @@ def create_app(store_path: str | Path, **options: Any) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.start_scheduler()
+        state.prep.start()
         try:
             yield
         finally:
@@ -452,15 +420,20 @@ def create_app(store_path: str | Path, **options: Any) -> FastAPI:
         body = await read_body(request.stream(), request.headers.get("content-length"), limits.max_body)
 
         def work() -> tuple[int, str]:
-            items = parse_events_body(decode_utf8(body), request.headers.get("content-type", ""), limits.max_batch)
-            events = _events_from_body(items, limits)
-            if WRITE not in token.permissions and any(e.action != "export" for e in events):
-                require(state, token, caller, WRITE)
+            items = event_items(decode_utf8(body), request.headers.get("content-type", ""), limits.max_batch)
+            horizon = format_time(now() + limits.max_future)
             with state.pool.acquire() as pooled:
                 store = pooled.for_org(token.org)
-                prepared = _prepare(events, store, caller, token)
+                context = request_context(caller.ip, caller.user_agent, token.id, store.redactor)
+                chunks = _prepared_chunks(state, store, items, context, horizon)
+                if WRITE not in token.permissions:
+                    # Every event validated first, then the permission: a bad batch is a 422 either way.
+                    prepared = [record for chunk in chunks for record in chunk]
+                    if any(record.fields[0] != "export" for record in prepared):
+                        require(state, token, caller, WRITE)
+                    chunks = iter([prepared])
                 with state.write_lock:
-                    results = store.append_prepared(prepared)
+                    results = store.append_prepared_chunks(chunks)
             state.checkpointer.poke()
             created = sum(1 for r in results if r.created)
             answer = jsonio.dumps({"results": [r.to_dict() for r in results], "created": created})

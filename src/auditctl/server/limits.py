@@ -64,13 +64,29 @@ def check_encodable(value: Any, where: str) -> None:
         raise ValidationError(f"{where}: a string holds a lone UTF-16 surrogate, which is not valid Unicode") from None
 
 
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
+
+
+def event_items(text: str, content_type: str, max_batch: int) -> list[tuple[int, int | None, Any]]:
+    """The events of a body as (position, line, value): NDJSON lines are left as text,
+    with their line number, for whoever prepares them to parse (``server.prep``);
+    other bodies are parsed here, by ``parse_events_body``."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    stripped = text.strip()
+    if kind in NDJSON_TYPES and stripped:
+        numbered = [(number, line) for number, line in enumerate(stripped.splitlines(), 1) if line.strip()]
+        if len(numbered) <= max_batch:
+            return [(index, number, line) for index, (number, line) in enumerate(numbered)]
+    return [(index, None, value) for index, value in enumerate(parse_events_body(text, content_type, max_batch))]
+
+
 def parse_events_body(text: str, content_type: str, max_batch: int) -> list[Any]:
     """One JSON object, a JSON array, or NDJSON: the raw items, in order."""
     kind = content_type.split(";", 1)[0].strip().lower()
     stripped = text.strip()
     if not stripped:
         raise ValidationError("request body is empty; send an event, an array of events or NDJSON")
-    if kind in ("application/x-ndjson", "application/jsonl", "application/x-jsonlines"):
+    if kind in NDJSON_TYPES:
         lines = [line for line in stripped.splitlines() if line.strip()]
         if len(lines) <= max_batch and (fast := jsonio.loads_each_fast(lines)) is not None:
             return fast  # valid Unicode throughout: no check_encodable
