@@ -67,13 +67,16 @@ def check_encodable(value: Any, where: str) -> None:
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 
 
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def event_items(text: str, content_type: str, max_batch: int) -> list[tuple[int, int | None, Any]]:
     """The events of a body as (position, line, value): NDJSON lines are left as text,
     with their line number, for whoever prepares them to parse (``server.prep``);
     other bodies are parsed here, by ``parse_events_body``."""
-    kind = content_type.split(";", 1)[0].strip().lower()
     stripped = text.strip()
-    if kind in NDJSON_TYPES and stripped:
+    if _media_type(content_type) in NDJSON_TYPES and stripped:
         numbered = [(number, line) for number, line in enumerate(stripped.splitlines(), 1) if line.strip()]
         if len(numbered) <= max_batch:
             return [(index, number, line) for index, (number, line) in enumerate(numbered)]
@@ -82,7 +85,7 @@ def event_items(text: str, content_type: str, max_batch: int) -> list[tuple[int,
 
 def parse_events_body(text: str, content_type: str, max_batch: int) -> list[Any]:
     """One JSON object, a JSON array, or NDJSON: the raw items, in order."""
-    kind = content_type.split(";", 1)[0].strip().lower()
+    kind = _media_type(content_type)
     stripped = text.strip()
     if not stripped:
         raise ValidationError("request body is empty; send an event, an array of events or NDJSON")

@@ -13,6 +13,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -334,8 +335,7 @@ class SQLiteStore(Store):
         if first is None:
             return results
         with self._errors(), self._write() as conn:
-            results.extend(self._append_locked(conn, first))
-            for batch in chunks:
+            for batch in chain([first], chunks):
                 if batch:
                     results.extend(self._append_locked(conn, batch))
         if self._after_commit is not None:
