@@ -13,13 +13,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from itertools import chain, islice
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from auditctl import jsonio
 from auditctl.errors import StoreIOError, ValidationError
 
 if TYPE_CHECKING:
     from auditctl.redact import Redactor
+    from auditctl.store.base import AppendResult
 
 Item = tuple[int, Any]  # (line number, parsed JSON value)
 
@@ -36,7 +37,7 @@ class Prepared(NamedTuple):
     keys), and the store keeps ``jsonio.dumps`` of it (``to_dict`` order). Both are
     made here from the content, so the writer only splices in seq, org, the recorded
     time and the links (``Sealer``) — the costly serialising runs in the worker process.
-    tests/test_ingest.py holds ``Sealer.seal`` to ``event_hash`` and ``dumps`` of the whole event.
+    tests/test_ingest.py holds ``Sealer.row`` to ``event_hash`` and ``dumps`` of the whole event.
     """
 
     id: str
@@ -72,19 +73,31 @@ def content_without_timestamp(content: bytes) -> bytes:
     return content[: content.rindex(b',"timestamp":')] + b"}"
 
 
+# The events table's columns as a batch's rows give them (``Sealer.row``).
+ROW_COLUMNS = ("org", "seq", "id", "timestamp", "recorded_at", "action", "actor_type", "actor_id", "actor_email",
+               "source", "entity_type", "entity_id", "correlation_id", "parent_id", "reason", "doc", "prev_hash",
+               "hash")
+Row = tuple[Any, ...]
+Key = tuple[str, str, int]  # event_keys: kind ("e" entity id, "c" changed field), value, event rowid
+
+
 class Sealer:
     """Seals a batch's events for one organization: the stored JSON and the hash of
     each once the store assigns the rest (seq, org, the recorded time, the links).
 
     What is the same for every event of a batch — the org, the recorded time, the
-    schema version — is serialised once, not per event: with the hashing, sealing
-    is the writer's own share of an import (the rest is prepared in the worker).
+    schema version — is serialised once, not per event. It runs wherever a batch's
+    chain is known: in the store's write transaction, or ahead in the import's worker
+    (``seal_batch``).
     """
 
     def __init__(self, org: str, key: bytes | None) -> None:
+        from auditctl.integrity import chain_hasher
+
+        self.org = org
         self._org_hashed = b',"org":' + jsonio.canonical(org)
         self._org_doc = ',"org":' + jsonio.dumps(org)
-        self._key = key
+        self._hash = chain_hasher(key)
         self._texts: dict[str, tuple[bytes, str]] = {}  # a time: its canonical and dumps spelling
         self._versions: dict[int, bytes] = {}
 
@@ -96,29 +109,87 @@ class Sealer:
             spelled = self._texts[value] = (jsonio.canonical(value), jsonio.dumps(value))
         return spelled
 
-    def seal(self, event: Prepared, *, seq: int, timestamp: str, recorded_at: str, prev_hash: str) -> tuple[str, str]:
-        """The stored JSON and the hash of ``event`` (``integrity.event_hash`` of the whole event)."""
-        from auditctl.integrity import chain_hash
+    def row(self, event: Prepared, seq: int, rowid: int, recorded: str, prev_hash: str,
+            keys: list[Key]) -> tuple[Row, str]:
+        """The events row (``ROW_COLUMNS``) of ``event`` stored as ``seq`` at ``rowid``,
+        recorded at ``recorded``, and its hash; its event_keys rows go to ``keys``.
 
+        The row's doc is ``dumps`` of the whole event and its hash ``integrity.event_hash``
+        of it: the canonical content with org, recorded_at, schema_version and seq spliced in.
+        """
+        event_id, timestamp, recorded_at, version, content, cut, body, fields, entity_ids, changed = event
         dumps = jsonio.dumps
-        content = event.content
-        if event.timestamp is None:  # stored with the time it was recorded
-            content = content_without_timestamp(content)[:-1] + b',"timestamp":' + jsonio.canonical(timestamp) + b"}"
-        version = self._versions.get(event.schema_version)
-        if version is None:
-            version = self._versions[event.schema_version] = jsonio.canonical(event.schema_version)
+        if timestamp is None:  # stored with the time it was recorded
+            timestamp = recorded
+            content = content_without_timestamp(content)[:-1] + b',"timestamp":' + jsonio.canonical(recorded) + b"}"
+        recorded_at = recorded_at or recorded
+        version_hashed = self._versions.get(version)
+        if version_hashed is None:
+            version_hashed = self._versions[version] = jsonio.canonical(version)
         recorded_hashed, recorded_doc = self._text(recorded_at)
-        cut = event.cut
-        hashed = b"".join((
+        seq_text = str(seq)
+        hash_ = self._hash(prev_hash, b"".join((
             content[:cut], self._org_hashed, b',"recorded_at":', recorded_hashed,
-            b',"schema_version":', version, b',"seq":', str(seq).encode(), content[cut:],
-        ))
-        hash_ = chain_hash(prev_hash, hashed, self._key)
+            b',"schema_version":', version_hashed, b',"seq":', seq_text.encode(), content[cut:],
+        )))
         doc = "".join((
-            '{"id":', dumps(event.id), ',"seq":', str(seq), self._org_doc, ',"timestamp":', dumps(timestamp),
-            ',"recorded_at":', recorded_doc, ",", event.body, ',"prev_hash":"', prev_hash, '","hash":"', hash_, '"}',
+            '{"id":', dumps(event_id), ',"seq":', seq_text, self._org_doc, ',"timestamp":', dumps(timestamp),
+            ',"recorded_at":', recorded_doc, ",", body, ',"prev_hash":"', prev_hash, '","hash":"', hash_, '"}',
         ))
-        return doc, hash_
+        for entity_id in entity_ids:
+            keys.append(("e", entity_id, rowid))
+        for field in changed:
+            keys.append(("c", field, rowid))
+        return (self.org, seq, event_id, timestamp, recorded_at, *fields, doc, prev_hash, hash_), hash_
+
+
+class ChainEnd(NamedTuple):
+    """Where a store's chain ends for one organization, and what its next event gets."""
+
+    org: str
+    key: bytes | None
+    seq: int
+    hash: str
+    next_rowid: int
+
+
+class Sealed(NamedTuple):
+    """A batch sealed ahead of storing, on the guess that it lands right after
+    ``after`` and that none of its ids is stored yet. The store checks both in the
+    transaction that writes it (``SQLiteStore.append_sealed``); a wrong guess writes nothing."""
+
+    after_seq: int
+    after_hash: str
+    first_rowid: int
+    rows: list[Row]
+    keys: list[Key]
+
+    @property
+    def ids(self) -> list[str]:
+        return [row[2] for row in self.rows]
+
+    @property
+    def end(self) -> tuple[int, str]:
+        """The chain head once stored: the last event's seq and hash."""
+        last = self.rows[-1]
+        return last[1], last[-1]
+
+
+def seal_batch(batch: list[Prepared], sealer: Sealer, *, seq: int, prev_hash: str, first_rowid: int,
+               recorded: str) -> Sealed | None:
+    """``batch`` sealed as new events after (``seq``, ``prev_hash``); None if an id
+    repeats within it (the store decides which copy is kept: see ``SQLiteStore._append_locked``)."""
+    if len({event.id for event in batch}) != len(batch) or not batch:
+        return None
+    rows: list[Row] = []
+    keys: list[Key] = []
+    row, append = sealer.row, rows.append
+    after_seq, after_hash = seq, prev_hash
+    for rowid, event in enumerate(batch, first_rowid):
+        seq += 1
+        sealed, prev_hash = row(event, seq, rowid, recorded, prev_hash, keys)
+        append(sealed)
+    return Sealed(after_seq, after_hash, first_rowid, rows, keys)
 
 
 # Batches handed to the worker ahead of the writer: enough to keep both busy,
@@ -151,25 +222,44 @@ def prepare(items: list[Item], name: str, redactor: Redactor) -> list[Prepared]:
     return records
 
 
-def prepared_batches(items: Iterable[Item], *, name: str, redactor: Redactor,
-                     batch_size: int, parallel: bool = True) -> Iterator[list[Prepared]]:
-    """Batches of prepared records, in order; in a worker process when there are several."""
+class BatchStore(Protocol):
+    """What ``store_batches`` needs of a store. A store that can also take batches
+    sealed ahead (``chain_end`` and ``append_sealed``: the SQLite store) gets them."""
+
+    def append_prepared(self, batch: list[Prepared]) -> list[AppendResult]: ...
+
+
+def store_batches(items: Iterable[Item], store: BatchStore, *, name: str, redactor: Redactor,
+                  batch_size: int, parallel: bool = True) -> Iterator[tuple[int, int]]:
+    """Prepare ``items`` and store them a batch (one transaction) at a time, in order;
+    yields each batch's (added, skipped).
+
+    With several batches a worker process prepares the next while this one stores
+    the last. Into a SQLite store it also seals them (``seal_batch``): on the guess
+    that nobody else writes meanwhile and that the ids are new, the chain of batch
+    n+1 starts where it left batch n. The store checks the guess as it writes; when
+    it fails (a re-run import, another writer), that batch is prepared again here
+    and stored the long way, and the worker stops guessing.
+    """
     chunks = _chunks(iter(items), batch_size)
-    first = next(chunks, None)
-    if first is None:
-        return
-    second = next(chunks, None)
-    head = [first] if second is None else [first, second]
-    if second is None or not parallel:
+    head = list(islice(chunks, 2))
+    if len(head) < 2 or not parallel:
         for chunk in chain(head, chunks):
-            yield prepare(chunk, name, redactor)
+            yield _counts(store.append_prepared(prepare(chunk, name, redactor)))
         return
-    yield from _in_worker(head, chunks, name, redactor)
+    chain_end = getattr(store, "chain_end", None)
+    yield from _in_worker(chain(head, chunks), store, name, redactor, chain_end() if chain_end else None)
 
 
-def _in_worker(head: list[list[Item]], rest: Iterator[list[Item]], name: str,
-               redactor: Redactor) -> Iterator[list[Prepared]]:
+def _counts(results: list[AppendResult]) -> tuple[int, int]:
+    added = sum(1 for result in results if result.created)
+    return added, len(results) - added
+
+
+def _in_worker(chunks: Iterator[list[Item]], store: BatchStore, name: str, redactor: Redactor,
+               chain_end: ChainEnd | None) -> Iterator[tuple[int, int]]:
     import multiprocessing
+    from collections import deque
 
     # fork: the worker starts at once with everything imported; elsewhere (macOS,
     # Windows) fork is unsafe or missing and spawn re-imports what it needs.
@@ -178,21 +268,23 @@ def _in_worker(head: list[list[Item]], rest: Iterator[list[Item]], name: str,
     # was handed until its result is back, which doubled the writer's memory. Each
     # queue's feeder thread writes to the pipe, so neither side blocks the other.
     batches, results = context.Queue(), context.Queue()
-    worker = context.Process(target=_work, args=(batches, results, name, redactor),
+    worker = context.Process(target=_work, args=(batches, results, name, redactor, chain_end),
                              name="auditctl-import-prepare", daemon=True)
     worker.start()
-    sent = received = 0
+    sealing = chain_end is not None
+    # The items of each batch in the worker: one whose sealing guess fails is prepared again here.
+    in_flight: deque[list[Item]] = deque()
     try:
-        for chunk in chain(head, rest):
-            batches.put(chunk)
-            sent += 1
+        for chunk in chunks:
+            batches.put((chunk, sealing))
+            in_flight.append(chunk)
             del chunk
-            if sent - received > AHEAD:
-                received += 1
-                yield _outcome(_receive(results, worker))
-        while received < sent:
-            received += 1
-            yield _outcome(_receive(results, worker))
+            if len(in_flight) > AHEAD:
+                counts, sealing = _store(_receive(results, worker), in_flight.popleft(), store, name, redactor)
+                yield counts
+        while in_flight:
+            counts, sealing = _store(_receive(results, worker), in_flight.popleft(), store, name, redactor)
+            yield counts
         batches.put(None)  # done: the worker exits
         worker.join()
     finally:
@@ -205,13 +297,29 @@ def _in_worker(head: list[list[Item]], rest: Iterator[list[Item]], name: str,
             queue.close()
 
 
-def _receive(results: Any, worker: Any) -> tuple[list[Prepared] | None, tuple[str, str | None, str | None] | None]:
+def _store(message: bytes, items: list[Item], store: Any, name: str,
+           redactor: Redactor) -> tuple[tuple[int, int], bool]:
+    """Store what the worker sent for ``items``: its counts, and whether to go on sealing ahead."""
+    import marshal
+
+    kind, payload = marshal.loads(message)
+    if kind == "error":
+        raise ValidationError(*payload)
+    if kind == "sealed":
+        sealed = Sealed(*payload)
+        if store.append_sealed(sealed):
+            return (len(sealed.rows), 0), True
+        return _counts(store.append_prepared(prepare(items, name, redactor))), False
+    return _counts(store.append_prepared([Prepared._make(record) for record in payload])), True
+
+
+def _receive(results: Any, worker: Any) -> bytes:
     import queue
 
     while True:
         try:
-            outcome: tuple[list[Prepared] | None, tuple[str, str | None, str | None] | None] = results.get(timeout=1)
-            return outcome
+            message: bytes = results.get(timeout=1)
+            return message
         except queue.Empty:
             if not worker.is_alive():
                 raise StoreIOError(f"the import's worker process stopped (exit code {worker.exitcode})",
@@ -224,19 +332,17 @@ def _chunks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
         yield chunk
 
 
-def _outcome(result: tuple[list[Prepared] | None, tuple[str, str | None, str | None] | None]
-             ) -> list[Prepared]:
-    records, failure = result
-    if failure is not None:
-        raise ValidationError(*failure)
-    assert records is not None
-    return records
-
-
 # ---------------------------------------------------------------- in the worker process
 
-def _work(batches: Any, results: Any, name: str, redactor: Redactor) -> None:
-    """The worker process: prepare each batch received, send back the records (or the error)."""
+def _work(batches: Any, results: Any, name: str, redactor: Redactor, chain_end: ChainEnd | None) -> None:
+    """The worker process: prepare (and seal, while the guess holds) each batch
+    received; send back the records, or the error.
+
+    Messages go back as ``marshal`` bytes: plain tuples of strings and numbers, which
+    it writes and reads in half the time pickle takes over named tuples (measured
+    on 5,000-event batches) — and pickling a bytes object is a copy.
+    """
+    import marshal
     import signal
 
     # Ctrl-C is the writer's to handle (it rolls back its batch and stops this
@@ -247,19 +353,39 @@ def _work(batches: Any, results: Any, name: str, redactor: Redactor) -> None:
     import gc
     import os
 
+    from auditctl.model import format_time
+    from auditctl.timeparse import now
+
     # Batches are thousands of short-lived, acyclic objects: the cyclic collector
     # only re-walks them (15-25% of preparing, measured); collect far less often.
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
     writer = os.getppid()
     _die_with(writer)
-    while (items := _next_batch(batches, writer)) is not None:
+    sealer = Sealer(chain_end.org, chain_end.key) if chain_end else None
+    # Where the next batch is guessed to land: seq and hash it follows, its first rowid.
+    after = (chain_end.seq, chain_end.hash, chain_end.next_rowid) if chain_end else None
+    while (message := _next_batch(batches, writer)) is not None:
+        items, seal = message
         # A ValidationError travels back as its parts: exceptions with their own
         # constructor do not always survive pickling.
         try:
-            results.put((prepare(items, name, redactor), None))
+            records = prepare(items, name, redactor)
         except ValidationError as exc:
-            results.put((None, (exc.message, exc.field, exc.hint)))
+            results.put(marshal.dumps(("error", (exc.message, exc.field, exc.hint))))
+            continue
+        sealed = None
+        if seal and after is not None and sealer is not None:
+            seq, prev_hash, rowid = after
+            sealed = seal_batch(records, sealer, seq=seq, prev_hash=prev_hash, first_rowid=rowid,
+                                recorded=format_time(now()))
+        if sealed is None:
+            after = None  # where the store's chain goes from here is the store's to say
+            results.put(marshal.dumps(("prepared", [tuple(record) for record in records])))
+        else:
+            end_seq, end_hash = sealed.end
+            after = (end_seq, end_hash, sealed.first_rowid + len(sealed.rows))
+            results.put(marshal.dumps(("sealed", tuple(sealed))))
     if os.getppid() != writer:
         results.cancel_join_thread()  # nobody left to read what is unsent
     results.close()
@@ -287,16 +413,16 @@ def _die_with(writer: int) -> None:
         os._exit(0)
 
 
-def _next_batch(batches: Any, writer: int) -> list[Item] | None:
-    """The next batch; None when the writer is done — or gone (killed: nobody would
-    ever send the end, and an orphan must not wait forever)."""
+def _next_batch(batches: Any, writer: int) -> tuple[list[Item], bool] | None:
+    """The next batch and whether to seal it; None when the writer is done — or gone
+    (killed: nobody would ever send the end, and an orphan must not wait forever)."""
     import os
     import queue
 
     while True:
         try:
-            items: list[Item] | None = batches.get(timeout=1)
-            return items
+            message: tuple[list[Item], bool] | None = batches.get(timeout=1)
+            return message
         except queue.Empty:
             if os.getppid() != writer:
                 return None

@@ -8,8 +8,9 @@ breaks a link that ``verify`` finds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from auditctl import jsonio
@@ -37,14 +38,29 @@ def event_hash(data: dict[str, Any], prev_hash: str, key: bytes | None = None) -
 
 def chain_hash(prev_hash: str, canonical: bytes, key: bytes | None = None) -> str:
     """The link: over the previous hash and the event's canonical bytes (``event_hash``)."""
+    return chain_hasher(key)(prev_hash, canonical)
+
+
+@lru_cache(maxsize=8)
+def chain_hasher(key: bytes | None = None) -> Callable[[str, bytes], str]:
+    """``chain_hash`` with ``key`` bound and its imports done, once per key."""
     import hashlib
 
-    payload = prev_hash.encode() + b"\n" + canonical
+    sha256 = hashlib.sha256
     if key:
         import hmac
 
-        return hmac.new(key, payload, hashlib.sha256).hexdigest()
-    return hashlib.sha256(payload).hexdigest()
+        new = hmac.new
+
+        def keyed(prev_hash: str, canonical: bytes) -> str:
+            return new(key, prev_hash.encode() + b"\n" + canonical, sha256).hexdigest()
+
+        return keyed
+
+    def plain(prev_hash: str, canonical: bytes) -> str:
+        return sha256(prev_hash.encode() + b"\n" + canonical).hexdigest()
+
+    return plain
 
 
 def seal(event: Event, prev_hash: str, key: bytes | None = None) -> Event:

@@ -15,7 +15,7 @@ from auditctl.cli.output import progress
 from auditctl.cli.record_cmd import self_actor
 from auditctl.errors import ValidationError
 from auditctl.export import read_events
-from auditctl.ingest import prepared_batches
+from auditctl.ingest import store_batches
 from auditctl.model import Actor, Context, Entity, Event
 from auditctl.redact import DEFAULT_REDACTOR
 
@@ -50,10 +50,9 @@ def import_(
             bar = progress(total_bytes, f"importing {name}", unit="bytes" if total_bytes else "events",
                            position=position)
             with store.bulk_import():
-                for records in prepared_batches(bar(rows), name=name, redactor=redactor, batch_size=batch_size):
-                    results = store.append_prepared(records)
-                    created = sum(1 for r in results if r.created)
-                    added, skipped = added + created, skipped + len(results) - created
+                for created, present in store_batches(bar(rows), store, name=name, redactor=redactor,
+                                                      batch_size=batch_size):
+                    added, skipped = added + created, skipped + present
         except ValidationError as exc:
             failure = exc.message
             raise ValidationError(

@@ -27,7 +27,7 @@ from auditctl.store.base import AppendResult, Head, PurgeResult, Store
 # use them: a search printing stored JSON lines (what scripts run in loops) needs
 # none of them, and start-up is a benchmark row (tests/test_startup.py).
 if TYPE_CHECKING:
-    from auditctl.ingest import Prepared
+    from auditctl.ingest import ChainEnd, Key, Prepared, Row, Sealed
     from auditctl.integrity import VerifyReport
     from auditctl.model import Event
     from auditctl.query import Query
@@ -44,6 +44,7 @@ SHRINK_FREE_FRACTION = 4
 SQLITE_HEADER = b"SQLite format 3\x00"
 KEY_CHECK_TEXT = "auditctl chain key check"
 
+# The columns in ingest.ROW_COLUMNS' order (tests/test_ingest.py holds them together).
 _INSERT_EVENT = (
     "INSERT INTO events (org, seq, id, timestamp, recorded_at, action, actor_type, actor_id,"
     " actor_email, source, entity_type, entity_id, correlation_id, parent_id, reason, doc,"
@@ -353,15 +354,15 @@ class SQLiteStore(Store):
         seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS)
         recorded_text = format_time(now())
         results: list[AppendResult] = []
-        rows: list[tuple[Any, ...]] = []
-        keys: list[tuple[str, str, int]] = []
+        rows: list[Row] = []
+        keys: list[Key] = []
         seen: dict[str, tuple[Prepared, int]] = {}
         first_rowid = (conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]) + 1
         # Supplied ids (every import carries them) are looked up for idempotency in
         # a few IN queries per batch rather than one query per event.
         stored_docs = self._docs_by_id(conn, [event.id for event in batch])
         org = self.org
-        seal = Sealer(org, self.chain_key).seal
+        row_of = Sealer(org, self.chain_key).row
         for event in batch:
             event_id = event.id
             existing = seen.get(event_id)
@@ -385,29 +386,64 @@ class SQLiteStore(Store):
                 results.append(AppendResult(event_id, stored.get("seq") or 0, False))
                 continue
             seq += 1
-            timestamp = event.timestamp or recorded_text
-            recorded_at = event.recorded_at or recorded_text
-            doc, hash_ = seal(event, seq=seq, timestamp=timestamp, recorded_at=recorded_at, prev_hash=prev_hash)
-            rowid = first_rowid + len(rows)
-            rows.append((org, seq, event_id, timestamp, recorded_at, *event.fields, doc, prev_hash, hash_))
-            prev_hash = hash_
-            for entity_id in event.entity_ids:
-                keys.append(("e", entity_id, rowid))
-            for field in event.changed:
-                keys.append(("c", field, rowid))
+            row, prev_hash = row_of(event, seq, first_rowid + len(rows), recorded_text, prev_hash, keys)
+            rows.append(row)
             seen[event_id] = (event, seq)
             results.append(AppendResult(event_id, seq, True))
         if rows:
-            conn.executemany(_INSERT_EVENT, rows)
-            if keys:
-                conn.executemany("INSERT INTO event_keys (kind, value, event_rowid) VALUES (?,?,?)", keys)
-            search_index.add(conn, first_rowid, first_rowid + len(rows) - 1)
-            conn.execute(
-                "INSERT INTO chain_heads (org, seq, hash) VALUES (?, ?, ?)"
-                " ON CONFLICT(org) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                (self.org, seq, prev_hash),
-            )
+            self._insert(conn, rows, keys, first_rowid, (seq, prev_hash))
         return results
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[Row], keys: list[Key], first_rowid: int,
+                head: tuple[int, str]) -> None:
+        """Write sealed rows (with rowids from ``first_rowid`` on), their keys and search
+        text, and move the chain head to ``head``."""
+        conn.executemany(_INSERT_EVENT, rows)
+        if keys:
+            conn.executemany("INSERT INTO event_keys (kind, value, event_rowid) VALUES (?,?,?)", keys)
+        search_index.add(conn, first_rowid, first_rowid + len(rows) - 1)
+        conn.execute(
+            "INSERT INTO chain_heads (org, seq, hash) VALUES (?, ?, ?)"
+            " ON CONFLICT(org) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            (self.org, *head),
+        )
+
+    def chain_end(self) -> ChainEnd:
+        """Where this org's chain ends now, for sealing an import's batches ahead (``ingest.seal_batch``)."""
+        from auditctl.ingest import ChainEnd
+
+        head = self.head()
+        with self._errors():
+            last_rowid = self.conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+        return ChainEnd(self.org, self.chain_key, head.seq, head.hash, last_rowid + 1)
+
+    def append_sealed(self, batch: Sealed) -> bool:
+        """Store a batch sealed ahead (``ingest.seal_batch``) if its guesses hold: the
+        chain still ends where it was sealed after, the rowids are free and no id in it
+        is stored. False (nothing written) if not: the caller stores it the long way."""
+        from auditctl.integrity import GENESIS
+
+        if self.key_mismatch:
+            raise errors.UsageError(f"refusing to write: {self.key_mismatch}")
+        with self._errors(), self._write() as conn:
+            head = conn.execute("SELECT seq, hash FROM chain_heads WHERE org = ?", (self.org,)).fetchone()
+            last_rowid = conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+            if tuple(head or (0, GENESIS)) != (batch.after_seq, batch.after_hash) or last_rowid + 1 != batch.first_rowid:
+                return False
+            if self._any_stored(conn, batch.ids):
+                return False
+            self._insert(conn, batch.rows, batch.keys, batch.first_rowid, batch.end)
+        if self._after_commit is not None:
+            self._after_commit()
+        return True
+
+    @staticmethod
+    def _any_stored(conn: sqlite3.Connection, ids: list[str]) -> bool:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            if conn.execute(f"SELECT 1 FROM events WHERE id IN ({','.join('?' * len(chunk))}) LIMIT 1", chunk).fetchone():
+                return True
+        return False
 
     @staticmethod
     def _docs_by_id(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
