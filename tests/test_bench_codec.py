@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import json
+import math
 import random
+import struct
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +65,20 @@ def test_canonical_is_byte_identical_to_the_standard_library() -> None:
     for _ in range(20_000):
         value = random_value(rng)
         assert jsonio.canonical(value) == stdlib_canonical(value), repr(value)[:300]
+
+
+def test_canonical_spells_every_float_as_the_standard_library() -> None:
+    """Floats take the fast codec only where both spell them alike (``jsonio._plain``):
+    random bit patterns cover every exponent, and the edges of that range are tried."""
+    rng = random.Random(20261126)
+    floats = [struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0] for _ in range(100_000)]
+    floats += [rng.uniform(-1e6, 1e6) for _ in range(20_000)] + [round(rng.uniform(0, 1e5), 2) for _ in range(20_000)]
+    edges = [1e-4, 1e16, 0.0, 5e-324, 1e-7, 1e-5, 123.0, 1e15]
+    floats += [x for edge in edges for x in (edge, math.nextafter(edge, 0), math.nextafter(edge, math.inf))]
+    for x in floats:
+        for value in (x, -x):
+            if math.isfinite(value):
+                assert jsonio.canonical({"v": [value]}) == stdlib_canonical({"v": [value]}), value
 
 
 def test_canonical_of_generated_events_matches() -> None:
