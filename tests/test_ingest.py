@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +203,26 @@ def test_a_bad_record_stops_at_its_batch_with_its_line(tmp_path: Path, parallel:
     assert got == [(5, 0)] * 3  # lines 1-15; the batch holding line 17 is never stored
     assert caught.value.message.startswith("f.jsonl, line 17: ") and "action" in caught.value.message
     assert len(stored(store)) == 15 and store.verify().ok
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the workers must be forked with the patch")
+def test_a_worker_that_dies_stops_the_import_and_keeps_the_batches_before(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from auditctl import ingest
+    from auditctl.errors import StoreIOError
+
+    writer, real = os.getpid(), ingest.prepare
+
+    def dies_at_line_17(batch: list[tuple[int, Any]], name: str, redactor: Any) -> Any:
+        if os.getpid() != writer and any(line == 17 for line, _ in batch):
+            os._exit(3)  # as if killed: no message, no token for the next batch
+        return real(batch, name, redactor)
+
+    monkeypatch.setattr(ingest, "prepare", dies_at_line_17)  # the workers are forked with it
+    store = SQLiteStore(tmp_path / "s.db", create=True)
+    with pytest.raises(StoreIOError) as caught:
+        run(store, items(40))
+    assert "worker process stopped (exit code 3)" in caught.value.message
+    assert len(stored(store)) == 15 and store.verify().ok  # the three batches before line 17's
