@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from auditctl.model import Event
 from auditctl.query import build_query
 from auditctl.store import migrations
@@ -109,3 +111,20 @@ def test_an_import_checkpoints_in_the_background_and_restores_the_writers_settin
     assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == before
     assert not [t for t in threading.enumerate() if t.name == "auditctl-checkpoint"]
     store.close()
+
+
+def test_the_deferred_builds_sort_with_a_helper_thread_and_put_it_back(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    store = SQLiteStore(tmp_path / "bulk.db", create=True)
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    with store.bulk_import():
+        store.append(batch(0, 30))
+        statements.clear()
+    builds = [i for i, sql in enumerate(statements) if sql.startswith("CREATE INDEX")]
+    assert len(builds) == len(migrations.DEFERRED_INDEXES)
+    threads = [i for i, sql in enumerate(statements) if sql.startswith("PRAGMA threads")]
+    assert [statements[i] for i in threads] == ["PRAGMA threads = 1", "PRAGMA threads = 0"]
+    assert threads[0] < builds[0] and builds[-1] < threads[1]
+    assert store.conn.execute("PRAGMA threads").fetchone()[0] == 0
