@@ -226,3 +226,19 @@ def test_a_worker_that_dies_stops_the_import_and_keeps_the_batches_before(tmp_pa
         run(store, items(40))
     assert "worker process stopped (exit code 3)" in caught.value.message
     assert len(stored(store)) == 15 and store.verify().ok  # the three batches before line 17's
+
+
+def test_the_collector_runs_less_often_while_batches_arrive_and_as_before_after(tmp_path: Path) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    seen = []
+
+    class Watch(Spy):
+        def append_sealed(self, batch: Any) -> bool:
+            seen.append(gc.get_threshold())
+            return super().append_sealed(batch)
+
+    run(Watch(SQLiteStore(tmp_path / "s.db", create=True)), items(12))
+    assert seen and all(threshold[0] >= 50_000 for threshold in seen)
+    assert gc.get_threshold() == before
