@@ -128,3 +128,16 @@ def test_the_deferred_builds_sort_with_a_helper_thread_and_put_it_back(tmp_path:
     assert [statements[i] for i in threads] == ["PRAGMA threads = 1", "PRAGMA threads = 0"]
     assert threads[0] < builds[0] and builds[-1] < threads[1]
     assert store.conn.execute("PRAGMA threads").fetchone()[0] == 0
+
+
+def test_an_import_into_an_empty_store_uses_a_smaller_page_cache_and_restores_it(tmp_path: Path) -> None:
+    from auditctl.store.sqlite import BULK_CACHE_KIB
+
+    store = SQLiteStore(tmp_path / "bulk.db", create=True)
+    usual = store.conn.execute("PRAGMA cache_size").fetchone()[0]
+    with store.bulk_import():
+        assert store.conn.execute("PRAGMA cache_size").fetchone()[0] == BULK_CACHE_KIB != usual
+        store.append(batch(0, 3))
+    assert store.conn.execute("PRAGMA cache_size").fetchone()[0] == usual
+    with store.bulk_import():  # not empty any more: the usual cache
+        assert store.conn.execute("PRAGMA cache_size").fetchone()[0] == usual

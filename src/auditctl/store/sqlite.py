@@ -41,6 +41,8 @@ BUSY_TIMEOUT_S = 15.0
 LONG_LIST = 5000
 # A purge shrinks the file when more than 1/SHRINK_FREE_FRACTION of it is free (_reclaim).
 SHRINK_FREE_FRACTION = 4
+# The page cache while importing into an empty store (negative: KiB), see bulk_import.
+BULK_CACHE_KIB = -32768
 SQLITE_HEADER = b"SQLite format 3\x00"
 KEY_CHECK_TEXT = "auditctl chain key check"
 
@@ -289,6 +291,13 @@ class SQLiteStore(Store):
             # Median of 5 imports of 300k events: 32.8 s against 39.0 s in line.
             autocheckpoint = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
             conn.execute(f"PRAGMA wal_autocheckpoint = {FALLBACK_PAGES}")
+            # Into an empty store the indexes left are filled in time order (ids, seq,
+            # time), mostly at their right edge, so a smaller page cache does as well:
+            # with 16 MB an import of 300k events peaked at 130 MB instead of 168 MB,
+            # no slower. Half the usual cache leaves room for ids out of order.
+            cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+            if empty:
+                conn.execute(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
         checkpointer = Checkpointer(lambda: SQLiteStore(self.path))
         checkpointer.start()
         self._after_commit = checkpointer.poke
@@ -299,6 +308,7 @@ class SQLiteStore(Store):
             checkpointer.stop()
             with self._errors():
                 conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
+                conn.execute(f"PRAGMA cache_size = {int(cache)}")
                 if empty:
                     self._ensure_indexes()
 
