@@ -194,7 +194,7 @@ def seal_batch(batch: list[Prepared], sealer: Sealer, *, seq: int, prev_hash: st
     return Sealed(after_seq, after_hash, first_rowid, rows, keys)
 
 
-# Batches handed to the worker ahead of the writer: enough to keep both busy,
+# Batches handed to each worker ahead of the writer: enough to keep them all busy,
 # few enough that memory stays flat however big the input.
 AHEAD = 1
 
@@ -246,12 +246,12 @@ def store_batches(items: Iterable[Item], store: BatchStore, *, name: str, redact
     """Prepare ``items`` and store them a batch (one transaction) at a time, in order;
     yields each batch's (added, skipped).
 
-    With several batches a worker process prepares the next while this one stores
-    the last. Into a SQLite store it also seals them (``seal_batch``): on the guess
-    that nobody else writes meanwhile and that the ids are new, the chain of batch
-    n+1 starts where it left batch n. The store checks the guess as it writes; when
-    it fails (a re-run import, another writer), that batch is prepared again here
-    and stored the long way, and the worker stops guessing.
+    With several batches, worker processes prepare the next ones while this one
+    stores the last. Into a SQLite store they also seal them (``seal_batch``): on the
+    guess that nobody else writes meanwhile and that the ids are new, the chain of
+    batch n+1 starts where batch n left it. The store checks the guess as it writes;
+    when it fails (a re-run import, another writer), that batch is prepared again
+    here and stored the long way, and the workers stop guessing.
     """
     chunks = _chunks(iter(items), batch_size)
     head = list(islice(chunks, 2))
