@@ -149,10 +149,13 @@ def test_corrupt_store_is_reported_and_left_alone(tmp_path, cli):
     store = SQLiteStore(path, create=True)
     store.append(secret_events())
     store.close()
-    root = sqlite3.connect(path).execute("SELECT rootpage FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+    conn = sqlite3.connect(path)
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
     data = bytearray(path.read_bytes())
-    page = 4096 * (root - 1)
-    data[page:page + 4096] = b"\x5a" * 4096  # garbage over the events table's root page
+    page = size * (root - 1)
+    data[page:page + size] = b"\x5a" * size  # garbage over the events table's root page
     path.write_bytes(bytes(data))
     before = path.read_bytes()
     for command in (["verify"], ["search"], ["record", "update", "--entity", "a:b"]):
@@ -160,3 +163,20 @@ def test_corrupt_store_is_reported_and_left_alone(tmp_path, cli):
         assert result.exit_code in (65, 74), (command, result.stdout, result.stderr)
         assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     assert path.read_bytes() == before
+
+
+def test_a_new_store_has_8_kb_pages_and_an_old_one_keeps_its_own(tmp_path):
+    from auditctl.store.sqlite import PAGE_SIZE
+
+    new = SQLiteStore(tmp_path / "new.db", create=True)
+    assert new.conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 8192
+    assert new.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # still incremental
+    new.close()
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("PRAGMA page_size = 4096")
+    old.execute("CREATE TABLE unrelated (x)")
+    old.close()
+    store = SQLiteStore(tmp_path / "old.db", create=True)
+    store.append(secret_events())
+    assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert store.verify().ok

@@ -41,6 +41,8 @@ BUSY_TIMEOUT_S = 15.0
 LONG_LIST = 5000
 # A purge shrinks the file when more than 1/SHRINK_FREE_FRACTION of it is free (_reclaim).
 SHRINK_FREE_FRACTION = 4
+# The page size of a new store (an existing store keeps its own), see _open.
+PAGE_SIZE = 8192
 # The page cache while importing into an empty store (negative: KiB), see bulk_import.
 BULK_CACHE_KIB = -32768
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -128,8 +130,13 @@ class SQLiteStore(Store):
             self._conn = conn
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if not exists:
-                # Set before the first table exists: freed pages (after a purge) can
-                # then be handed back, so the file does not keep growing.
+                # Both set before the first table exists. 8 KB pages: SQLite reads and
+                # writes (and the WAL copies) a page at a time, and a 300k-event import
+                # made 350,000 such calls per 100k events with 4 KB; with 8 KB it ran
+                # 6-12% faster, with a quarter less system time and an 8% smaller file
+                # (two rounds each), and HTTP import was no slower. auto_vacuum: freed
+                # pages (after a purge) can be handed back, so the file does not keep growing.
+                conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
                 conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
