@@ -212,7 +212,7 @@ def prepare(items: list[Item], name: str, redactor: Redactor) -> list[Prepared]:
     # case: one check for long digits over the batch, not one per line); a line it
     # declines, or one holding an array or no object, is read alone, as before.
     texts = [value for _, value in items if type(value) is str]
-    parsed = iter(jsonio.loads_each_fast(texts) or () if len(texts) == len(items) else ())
+    parsed = iter((jsonio.loads_each_fast(texts) or []) if len(texts) == len(items) else [])
     records = []
     for line, value in items:
         if isinstance(value, str):
@@ -304,7 +304,15 @@ def _in_worker(chunks: Iterator[list[Item]], store: BatchStore, name: str, redac
     sealing = chain_end is not None
     # The items of each batch in the workers: one whose sealing guess fails is prepared again here.
     in_flight: deque[list[Item]] = deque()
-    sent = received = 0
+    sent = 0
+
+    def store_oldest() -> tuple[int, int]:
+        """Store the oldest batch in flight (batch ``sent - len(in_flight)``), as its worker sent it."""
+        nonlocal sealing
+        k = (sent - len(in_flight)) % count
+        counts, sealing = _store(_receive(pipes[k][0], workers[k]), in_flight.popleft(), store, name, redactor)
+        return counts
+
     # Each batch received is some 90,000 short-lived tuples and strings: the cyclic
     # collector only re-walks them (a fifth of unmarshalling them, measured), so it
     # runs far less often while the import lasts.
@@ -317,15 +325,9 @@ def _in_worker(chunks: Iterator[list[Item]], store: BatchStore, name: str, redac
             in_flight.append(chunk)
             del chunk
             if len(in_flight) > AHEAD * count:
-                k = received % count
-                counts, sealing = _store(_receive(pipes[k][0], workers[k]), in_flight.popleft(), store, name, redactor)
-                received += 1
-                yield counts
+                yield store_oldest()
         while in_flight:
-            k = received % count
-            counts, sealing = _store(_receive(pipes[k][0], workers[k]), in_flight.popleft(), store, name, redactor)
-            received += 1
-            yield counts
+            yield store_oldest()
         for queue in batches:
             queue.put(None)  # done: the workers exit
         for worker in workers:

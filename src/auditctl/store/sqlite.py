@@ -368,18 +368,15 @@ class SQLiteStore(Store):
     def _append_locked(self, conn: sqlite3.Connection, batch: list[Prepared]) -> list[AppendResult]:
         from auditctl import jsonio
         from auditctl.ingest import Sealer, content_without_timestamp
-        from auditctl.integrity import GENESIS
         from auditctl.model import format_time
         from auditctl.timeparse import now
 
-        head = conn.execute("SELECT seq, hash FROM chain_heads WHERE org = ?", (self.org,)).fetchone()
-        seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS)
+        seq, prev_hash, first_rowid = self._tail(conn)
         recorded_text = format_time(now())
         results: list[AppendResult] = []
         rows: list[Row] = []
         keys: list[Key] = []
         seen: dict[str, tuple[Prepared, int]] = {}
-        first_rowid = (conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]) + 1
         # Supplied ids (every import carries them) are looked up for idempotency in
         # a few IN queries per batch rather than one query per event.
         stored_docs = self._docs_by_id(conn, [event.id for event in batch])
@@ -434,25 +431,28 @@ class SQLiteStore(Store):
         """Where this org's chain ends now, for sealing an import's batches ahead (``ingest.seal_batch``)."""
         from auditctl.ingest import ChainEnd
 
-        head = self.head()
         with self._errors():
-            last_rowid = self.conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
-        return ChainEnd(self.org, self.chain_key, head.seq, head.hash, last_rowid + 1)
+            return ChainEnd(self.org, self.chain_key, *self._tail(self.conn))
+
+    def _tail(self, conn: sqlite3.Connection) -> tuple[int, str, int]:
+        """This org's chain head (seq, hash) and the rowid the next event gets."""
+        from auditctl.integrity import GENESIS
+
+        head = conn.execute("SELECT seq, hash FROM chain_heads WHERE org = ?", (self.org,)).fetchone()
+        next_rowid = conn.execute("SELECT coalesce(max(rowid), 0) + 1 FROM events").fetchone()[0]
+        return (head[0], head[1], next_rowid) if head else (0, GENESIS, next_rowid)
 
     def append_sealed(self, batch: Sealed) -> bool:
         """Store a batch sealed ahead (``ingest.seal_batch``) if its guesses hold: the
         chain still ends where it was sealed after, the rowids are free and no id in it
         is stored. False (nothing written) if not: the caller stores it the long way."""
-        from auditctl.integrity import GENESIS
-
         if self.key_mismatch:
             raise errors.UsageError(f"refusing to write: {self.key_mismatch}")
         with self._errors(), self._write() as conn:
-            head = conn.execute("SELECT seq, hash FROM chain_heads WHERE org = ?", (self.org,)).fetchone()
-            last_rowid = conn.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
-            if tuple(head or (0, GENESIS)) != (batch.after_seq, batch.after_hash) or last_rowid + 1 != batch.first_rowid:
+            if self._tail(conn) != (batch.after_seq, batch.after_hash, batch.first_rowid):
                 return False
-            if self._any_stored(conn, batch.ids):
+            if any(conn.execute(f"SELECT 1 FROM events WHERE id IN ({marks}) LIMIT 1", chunk).fetchone()
+                   for marks, chunk in _id_chunks(batch.ids)):
                 return False
             self._insert(conn, batch.rows, batch.keys, batch.first_rowid, batch.end)
         if self._after_commit is not None:
@@ -460,20 +460,10 @@ class SQLiteStore(Store):
         return True
 
     @staticmethod
-    def _any_stored(conn: sqlite3.Connection, ids: list[str]) -> bool:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            if conn.execute(f"SELECT 1 FROM events WHERE id IN ({','.join('?' * len(chunk))}) LIMIT 1", chunk).fetchone():
-                return True
-        return False
-
-    @staticmethod
     def _docs_by_id(conn: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            sql = f"SELECT id, doc FROM events WHERE id IN ({','.join('?' * len(chunk))})"
-            found.update(conn.execute(sql, chunk).fetchall())
+        for marks, chunk in _id_chunks(ids):
+            found.update(conn.execute(f"SELECT id, doc FROM events WHERE id IN ({marks})", chunk).fetchall())
         return found
 
     def stored_records(self, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -698,11 +688,9 @@ class SQLiteStore(Store):
     # ------------------------------------------------------------------ chain
 
     def head(self) -> Head:
-        from auditctl.integrity import GENESIS
-
         with self._errors():
-            row = self.conn.execute("SELECT seq, hash FROM chain_heads WHERE org = ?", (self.org,)).fetchone()
-        return Head(row[0], row[1]) if row else Head(0, GENESIS)
+            seq, hash_, _ = self._tail(self.conn)
+        return Head(seq, hash_)
 
     def _tombstone_signature(self, seq: int, prev_hash: str, hash_: str, purge_id: str) -> str:
         return _sign(f"tombstone|{self.org}|{seq}|{prev_hash}|{hash_}|{purge_id}", self.chain_key)
@@ -882,6 +870,14 @@ class SQLiteStore(Store):
         clone.__dict__.update(self.__dict__)
         clone.org = org
         return clone
+
+
+def _id_chunks(ids: list[str], size: int = 500) -> Iterator[tuple[str, list[str]]]:
+    """``ids`` a few hundred at a time (well under SQLite's limit on bound
+    variables), each with the ``?,?,…`` list of an ``IN`` over it."""
+    for start in range(0, len(ids), size):
+        chunk = ids[start:start + size]
+        yield ",".join("?" * len(chunk)), chunk
 
 
 def _column_mismatch(row: tuple[Any, ...], data: dict[str, Any]) -> str | None:
