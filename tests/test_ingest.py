@@ -246,3 +246,37 @@ def test_the_collector_runs_less_often_while_batches_arrive_and_as_before_after(
     run(Watch(SQLiteStore(tmp_path / "s.db", create=True)), items(12))
     assert seen and all(threshold[0] >= 50_000 for threshold in seen)
     assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_any_number_of_workers_seals_the_chain_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        workers: int) -> None:
+    from auditctl import ingest
+
+    monkeypatch.setattr(ingest, "_worker_count", lambda: workers)
+    ahead = Spy(SQLiteStore(tmp_path / "ahead.db", create=True))
+    long_way = SQLiteStore(tmp_path / "long.db", create=True)
+    run(ahead, items(37))
+    run(long_way, items(37), parallel=False)
+    assert ahead.sealed_taken == 8 and ahead.sealed_refused == 0
+    strip = ("recorded_at", "timestamp", "hash", "prev_hash")  # the events carry no time: stamped when stored
+    assert ([{k: v for k, v in d.items() if k not in strip} for d in stored(ahead.store)]
+            == [{k: v for k, v in d.items() if k not in strip} for d in stored(long_way)])
+    assert ahead.store.verify().ok
+
+
+def test_lines_the_batch_parse_declines_are_read_one_by_one(tmp_path: Path) -> None:
+    """A batch of JSON lines is parsed in one go; a line holding an array of events,
+    an integer beyond 64 bits or bad JSON makes it fall back to reading each line."""
+    line = {"action": "update", "actor": {"type": "user", "id": "u"}, "source": "cli", "entity": {"type": "doc"}}
+    texts = [jsonio.dumps({**line, "metadata": {"n": n}}) for n in range(12)]
+    texts[4] = jsonio.dumps([{**line, "metadata": {"n": "a"}}, {**line, "metadata": {"n": "b"}}])
+    texts[7] = texts[7].replace('"n":7', '"n":123456789012345678901234567890')
+    store = SQLiteStore(tmp_path / "s.db", create=True)
+    assert sum(added for added, _ in run(store, list(enumerate(texts, 1)))) == 13
+    ns = [d["metadata"]["n"] for d in stored(store)]
+    assert ns == [0, 1, 2, 3, "a", "b", 5, 6, 123456789012345678901234567890, 8, 9, 10, 11]
+    texts[9] = '{"action": "update",'
+    with pytest.raises(ValidationError) as caught:
+        run(SQLiteStore(tmp_path / "t.db", create=True), list(enumerate(texts, 1)))
+    assert caught.value.message.startswith("f.jsonl, line 10: invalid JSON")
