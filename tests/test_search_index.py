@@ -201,3 +201,47 @@ def test_new_shards_keep_no_positions_and_older_shards_still_answer(tmp_path: Pa
     assert {e.actor.id for e in store.query(build_query(terms=["ÜBERWEISUNG"]))} == {"u0", "u1"}
     assert {e.actor.id for e in store.query(build_query(terms=["plain asc"]))} == {"u4"}
     store.close()
+
+
+def test_new_shards_index_each_field_in_a_column_of_its_own(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "c.db", create=True)
+    store.append([event(1, i) for i in range(3)])
+    columns = [row[1] for row in store.conn.execute("PRAGMA table_info(events_search_0)")]
+    assert columns == list(search_index.SEARCH_FIELDS)
+    # No trigram spans two fields, as the end of the action, the separator and the entity type would.
+    name = "events_search_0"
+    assert store.conn.execute(f"SELECT count(*) FROM {name} WHERE {name} MATCH ?", ('"e\x1fd"',)).fetchone()[0] == 0
+    assert store.conn.execute(f"SELECT count(*) FROM {name} WHERE {name} MATCH ?", ('"doc"',)).fetchone()[0] == 3
+    # Every field is still searched, each on its own: a term across two never matches.
+    for term in ("ann1@example", "user-1", "updat", "doc-1", "web", "corr-1", "reason-Q0001"):
+        assert [e.actor.id for e in store.query(build_query(terms=[term]))] in (["user-1"], ["user-2", "user-1", "user-0"]), term
+    assert list(store.query(build_query(terms=["updatedoc"]))) == []
+    store.close()
+
+
+def test_a_one_column_shard_from_an_older_store_takes_new_events_and_purges(tmp_path: Path, small_shards: None) -> None:
+    path = tmp_path / "one.db"
+    store = SQLiteStore(path, create=True)
+    store.append([event(i // 3, i) for i in range(6)])
+    conn = store.conn
+    conn.execute("DROP TABLE events_search_0")
+    conn.execute("CREATE VIRTUAL TABLE events_search_0 USING fts5(text, content='', columnsize=0, detail=none,"
+                 " tokenize='trigram')")
+    conn.execute(f"INSERT INTO events_search_0 (rowid, text) SELECT rowid, {search_index.SEARCH_TEXT_SQL} FROM events")
+    conn.commit()
+    store.append([event(i // 3, i) for i in range(6, 15)])  # rowids 7-9 into the old shard, 10-15 into a new one
+    assert [row[1] for row in conn.execute("PRAGMA table_info(events_search_0)")] == ["text"]
+    assert [row[1] for row in conn.execute("PRAGMA table_info(events_search_1)")] == list(search_index.SEARCH_FIELDS)
+    assert sorted(int(e.actor.id.split("-")[1]) for e in store.query(build_query(terms=["example.org"]))) == list(range(15))
+    # A purge cutting through the old shard takes its rows out and rewrites it.
+    assert store.purge(stamp(NOW - timedelta(days=38)), dry_run=False).count == 6
+    assert shard_list(store)[-1] == 0
+    assert sorted(int(e.actor.id.split("-")[1]) for e in store.query(build_query(terms=["example.org"]))) == list(range(6, 15))
+    assert list(store.query(build_query(terms=["Q0005X"]))) == []
+    assert store.verify().ok
+    store.close()
+    raw = path.read_bytes()
+    wal = path.with_name(path.name + "-wal")
+    raw += wal.read_bytes() if wal.exists() else b""
+    for i in range(6):
+        assert f"Q{i:04d}X".encode() not in raw, i

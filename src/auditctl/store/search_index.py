@@ -17,14 +17,21 @@ import sqlite3
 
 SHARD_ROWS = 100_000
 
-# The eight fields free-text search looks in, joined by U+001F (no term contains it:
-# terms are stripped of control characters). Written once here so the index is
-# filled and emptied from exactly the same text.
+# The eight fields free-text search looks in, each a column of a shard: a term never
+# spans two fields (it is stripped of control characters), so neither need the
+# trigrams. Older shards hold one column, the fields joined by U+001F: every row
+# then had some 14 trigrams spanning a separator, and filling a shard with
+# 100,000 benchmark events took a third longer (12.6 µs a row against 9.4).
+SEARCH_FIELDS = ("actor_email", "actor_id", "action", "entity_type", "entity_id", "source", "correlation_id",
+                 "reason")
+# The same fields joined by U+001F: a row's text for the exact test of a match, and
+# what the one column of an older shard holds.
 SEARCH_TEXT_SQL = (
     "coalesce(actor_email,'') || char(31) || coalesce(actor_id,'') || char(31) || action"
     " || char(31) || coalesce(entity_type,'') || char(31) || coalesce(entity_id,'')"
     " || char(31) || source || char(31) || coalesce(correlation_id,'') || char(31) || coalesce(reason,'')"
 )
+_OLD_LAYOUT = ("text",)
 
 
 def fold(text: str | None) -> str | None:
@@ -54,7 +61,8 @@ def _ensure(conn: sqlite3.Connection, shard: int) -> None:
     # 100,000 benchmark events the shard holds 11 MB instead of 30, takes a quarter
     # less CPU to fill and is rewritten after a purge 2.7x sooner (0.43 s vs 1.16 s).
     conn.execute(
-        f"CREATE VIRTUAL TABLE {name} USING fts5(text, content='', columnsize=0, detail=none, tokenize='trigram')"
+        f"CREATE VIRTUAL TABLE {name} USING fts5({', '.join(SEARCH_FIELDS)}, content='', columnsize=0,"
+        " detail=none, tokenize='trigram')"
     )
     # Merge segments 16 at a time rather than 4: a third less work per insert
     # (measured on 100k events), and searches still read few segments.
@@ -68,11 +76,21 @@ def add(conn: sqlite3.Connection, first_rowid: int, last_rowid: int) -> None:
         _ensure(conn, shard)
         low = max(first_rowid, shard * SHARD_ROWS)
         high = min(last_rowid, (shard + 1) * SHARD_ROWS - 1)
+        columns, values = _layout(conn, shard)
         conn.execute(
-            f"INSERT INTO {table(shard)} (rowid, text) SELECT rowid, {SEARCH_TEXT_SQL}"
+            f"INSERT INTO {table(shard)} (rowid, {columns}) SELECT rowid, {values}"
             " FROM events WHERE rowid BETWEEN ? AND ?",
             (low, high),
         )
+
+
+def _layout(conn: sqlite3.Connection, shard: int) -> tuple[str, str]:
+    """A shard's columns, and the SQL over ``events`` that fills them (the same to
+    take a row out: a contentless index is told the text it was given)."""
+    columns = tuple(row[1] for row in conn.execute(f"PRAGMA table_info({table(shard)})"))
+    if columns == _OLD_LAYOUT:
+        return "text", SEARCH_TEXT_SQL
+    return ", ".join(SEARCH_FIELDS), ", ".join(SEARCH_FIELDS)
 
 
 def matching(conn: sqlite3.Connection) -> tuple[str, int]:
@@ -117,8 +135,9 @@ def forget(conn: sqlite3.Connection, victims_where: str, params: tuple[object, .
             conn.execute(f"DROP TABLE {name}")
             conn.execute("DELETE FROM search_shards WHERE shard = ?", (shard,))
             continue
+        columns, values = _layout(conn, shard)
         conn.execute(
-            f"INSERT INTO {name} ({name}, rowid, text) SELECT 'delete', rowid, {SEARCH_TEXT_SQL}"
+            f"INSERT INTO {name} ({name}, rowid, {columns}) SELECT 'delete', rowid, {values}"
             f" FROM events WHERE rowid BETWEEN ? AND ? AND {victims_where}",
             (low, high, *params),
         )
