@@ -65,6 +65,8 @@ def test_canonical_is_byte_identical_to_the_standard_library() -> None:
     for _ in range(20_000):
         value = random_value(rng)
         assert jsonio.canonical(value) == stdlib_canonical(value), repr(value)[:300]
+        if "NaN" not in json.dumps(value) and "Infinity" not in json.dumps(value):
+            assert jsonio.canonical_finite(value) == stdlib_canonical(value), repr(value)[:300]
 
 
 def test_canonical_spells_every_float_as_the_standard_library() -> None:
@@ -79,12 +81,21 @@ def test_canonical_spells_every_float_as_the_standard_library() -> None:
         for value in (x, -x):
             if math.isfinite(value):
                 assert jsonio.canonical({"v": [value]}) == stdlib_canonical({"v": [value]}), value
+                for wrapped in ({"v": [value]}, {"v": value}, {"v": {"w": value}}, [value, 1], value):
+                    assert jsonio.canonical_finite(wrapped) == stdlib_canonical(wrapped), value
+
+
+def test_canonical_finite_takes_json_for_a_string_that_looks_like_a_float() -> None:
+    for text in ("e5,", "1e16]", "x 0.00001", "e-7}", "0.0000", "e12"):
+        for value in ({"v": text}, {"v": [text, 0.5]}, [text], text):
+            assert jsonio.canonical_finite(value) == stdlib_canonical(value), value
 
 
 def test_canonical_of_generated_events_matches() -> None:
     for data in generate(2000, seed=3, now=NOW):
         event = Event.from_dict(data).to_dict()
         assert jsonio.canonical(event) == stdlib_canonical(event)
+        assert jsonio.canonical_finite(event) == stdlib_canonical(event)
 
 
 def test_loads_and_dumps_agree_with_json() -> None:

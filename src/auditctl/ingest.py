@@ -56,7 +56,7 @@ class Prepared(NamedTuple):
 
 def prepare_record(data: dict[str, Any]) -> Prepared:
     """A ``to_dict`` record (redacted, with its id) as a ``Prepared``."""
-    content = jsonio.canonical({key: data[key] for key in CONTENT_KEYS})
+    content = jsonio.canonical_finite({key: data[key] for key in CONTENT_KEYS})
     actor, entity, context = data["actor"], data["entity"], data["context"]
     return Prepared(
         data["id"], data["timestamp"], data["recorded_at"], data["schema_version"], content,

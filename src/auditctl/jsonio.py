@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -93,6 +94,31 @@ def canonical(value: Any) -> bytes:
         except TypeError:  # a non-string key, an int beyond 64 bits, a lone surrogate
             pass
     return canonical_stdlib(value)
+
+
+def canonical_finite(value: Any) -> bytes:
+    """``canonical`` of a value holding no NaN or infinity (a validated event's
+    content), with the floats checked in the bytes written rather than beforehand.
+
+    Walking the value first (``_plain``) was half of what ``canonical`` cost an
+    import's events, and most events hold no float at all: this costs a third less
+    (4.6 µs an event against 6.1, benchmark events). NaN and infinities are what a
+    look at the bytes cannot see (orjson writes them as null); an event never holds them.
+    """
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a non-string key, an int beyond 64 bits, a lone surrogate
+        return canonical_stdlib(value)
+    if b"0.0000" in text or _EXPONENT.search(text):
+        return canonical_stdlib(value)
+    return text
+
+
+# orjson and json spell a float alike from 1e-4 up to 1e16 (see ``_plain``). Below,
+# orjson writes four zeros after the point or an exponent; above, an exponent: "1e16",
+# "1.5e-7", always a small "e", and the number ends at a comma, a closing bracket or the end.
+# A string holding such text only sends its value to json, which writes the same bytes.
+_EXPONENT = re.compile(rb"e-?[0-9]+(?:[,}\]]|$)")
 
 
 def canonical_stdlib(value: Any) -> bytes:
