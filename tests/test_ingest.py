@@ -280,3 +280,36 @@ def test_lines_the_batch_parse_declines_are_read_one_by_one(tmp_path: Path) -> N
     with pytest.raises(ValidationError) as caught:
         run(SQLiteStore(tmp_path / "t.db", create=True), list(enumerate(texts, 1)))
     assert caught.value.message.startswith("f.jsonl, line 10: invalid JSON")
+
+
+def long_way(data: dict[str, Any]) -> Any:
+    """What ``prepare`` made of one event before its shortcut: the event, redacted, with an id, as a record."""
+    from auditctl.model import content_id
+
+    event = DEFAULT_REDACTOR.event(Event.from_dict(data))
+    if event.id is None:
+        event = event.with_store_fields(id=content_id(event))
+    return prepare_record(event.to_dict())
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(events(), min_size=1, max_size=5), st.booleans())
+def test_prepare_gives_what_the_long_way_gives(raws: list[dict[str, Any]], as_lines: bool) -> None:
+    """Most events go from their dict straight to their record (``model.fast_record``);
+    secrets to redact, a missing id or anything not in stored form go the long way."""
+    items = [(n, jsonio.dumps(raw) if as_lines else raw) for n, raw in enumerate(raws, 1)]
+    assert prepare(items, "input", DEFAULT_REDACTOR) == [long_way(raw) for raw in raws]
+
+
+def test_prepare_of_events_with_secrets_and_without_ids_redacts_and_names_them() -> None:
+    from auditctl.generate import generate
+
+    raws = list(generate(300, seed=11))
+    raws[3]["metadata"] = {"api_token": "hunter2", "note": "Bearer abcdefgh12345"}
+    raws[4]["context"] = {**raws[4].get("context", {}), "session_secret": "s3cr3t"}
+    del raws[5]["id"]
+    prepared = prepare([(n, jsonio.dumps(raw)) for n, raw in enumerate(raws, 1)], "input", DEFAULT_REDACTOR)
+    assert prepared == [long_way(raw) for raw in raws]
+    assert b"hunter2" not in prepared[3].content and b"abcdefgh12345" not in prepared[3].content
+    assert b"s3cr3t" not in prepared[4].content
+    assert prepared[5].id and prepared[5].id == long_way(raws[5]).id

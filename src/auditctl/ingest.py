@@ -206,7 +206,7 @@ def prepare(items: list[Item], name: str, redactor: Redactor) -> list[Prepared]:
     (``export.read_events(lazy=True)``: a line is a tenth the memory of its dict).
     """
     from auditctl.export import parse_jsonl_line
-    from auditctl.model import Event, content_id
+    from auditctl.model import Event, content_id, fast_record
 
     # JSON lines are parsed together when the fast codec takes them all (the usual
     # case: one check for long digits over the batch, not one per line); a line it
@@ -221,6 +221,12 @@ def prepare(items: list[Item], name: str, redactor: Redactor) -> list[Prepared]:
         else:
             found = (value,)
         for data in found:
+            # The usual event (stored form, with its id, nothing to redact) goes from
+            # its dict straight to its record, without the event's objects.
+            record = fast_record(data)
+            if record is not None and record["id"] is not None and not redactor.may_redact_record(record):
+                records.append(prepare_record(record))
+                continue
             try:
                 event = Event.from_dict(data)
             except ValidationError as exc:

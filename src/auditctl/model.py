@@ -101,15 +101,7 @@ class Change:
     new: Any = MISSING
 
     def to_dict(self) -> dict[str, Any]:
-        old, new = self.old, self.new
-        if old is not MISSING and new is not MISSING:  # the common update
-            return {"field": self.field, "old": old, "new": new}
-        out: dict[str, Any] = {"field": self.field}
-        if old is not MISSING:
-            out["old"] = old
-        if new is not MISSING:
-            out["new"] = new
-        return out
+        return _change_record(self.field, self.old, self.new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -570,6 +562,7 @@ _ACTION_SET = frozenset(ACTIONS)
 _ACTOR_TYPE_SET = frozenset(ACTOR_TYPES)
 _SOURCE_SET = frozenset(SOURCES)
 _CONTEXT_KEYS = frozenset(CONTEXT_FIELDS)
+_NO_CONTEXT: dict[str, Any] = {}  # read, never written
 # The length limit of each schema context field, as the full path applies it.
 _CONTEXT_LIMITS = {name: (MAX_STRING_LEN if name == "reason" else 4096) for name in CONTEXT_FIELDS}
 
@@ -665,8 +658,11 @@ def _canonical_time(value: Any) -> bool:
         return False
 
 
-def _fast_event_from_dict(data: dict[str, Any]) -> Event | None:
-    """The event, if ``data`` is already in stored form and valid; else None."""
+def _fast_checked(data: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The fields of ``data`` if it is already in stored form and valid; else None.
+
+    Only checks: ``_fast_event_from_dict`` builds the event from what it returns,
+    ``fast_record`` the event's ``to_dict()``."""
     if not _TOP_LEVEL_KEYS.issuperset(data):
         return None
     get = data.get
@@ -721,7 +717,7 @@ def _fast_event_from_dict(data: dict[str, Any]) -> Event | None:
         return None
 
     raw_changes = get("changes")
-    changes: list[Change] = []
+    changes: list[tuple[Any, Any, Any]] = []
     if raw_changes is not None:
         if type(raw_changes) is not list or len(raw_changes) > MAX_CHANGES:
             return None
@@ -739,20 +735,19 @@ def _fast_event_from_dict(data: dict[str, Any]) -> Event | None:
                 return None
             if new is not MISSING and (action == "delete" or not _json_ok(new, 1)):
                 return None
-            changes.append(_new_change(name, old, new))
+            changes.append((name, old, new))
 
     raw_context = get("context")
+    extra: dict[str, Any] = {}
     if raw_context is None:
-        context = _new_context({}, {})
+        raw_context = _NO_CONTEXT
     elif type(raw_context) is dict and _CONTEXT_KEYS.issuperset(raw_context):
         # The usual context: schema fields only. (A reason longer than the other
         # fields' limit takes the full path.)
         for value in raw_context.values():
             if value is not None and not _kept_text(value, 4096):
                 return None
-        context = _new_context(raw_context, {})
     elif type(raw_context) is dict:
-        extra: dict[str, Any] = {}
         for key, value in raw_context.items():
             limit = _CONTEXT_LIMITS.get(key) if type(key) is str else None
             if limit is not None:
@@ -762,7 +757,6 @@ def _fast_event_from_dict(data: dict[str, Any]) -> Event | None:
                 extra[key] = value
             else:
                 return None
-        context = _new_context(raw_context, extra)
     else:
         return None
 
@@ -802,6 +796,17 @@ def _fast_event_from_dict(data: dict[str, Any]) -> Event | None:
     if hash_ is not None and not _kept_text(hash_, 128):
         return None
 
+    return (action, actor_type, actor_id, actor_email, source, entity_type, entity_id, entity_ids, changes,
+            raw_context, extra, metadata, event_id, seq, org, timestamp, recorded_at, prev_hash, hash_)
+
+
+def _fast_event_from_dict(data: dict[str, Any]) -> Event | None:
+    """The event, if ``data`` is already in stored form and valid; else None."""
+    checked = _fast_checked(data)
+    if checked is None:
+        return None
+    (action, actor_type, actor_id, actor_email, source, entity_type, entity_id, entity_ids, changes,
+     raw_context, extra, metadata, event_id, seq, org, timestamp, recorded_at, prev_hash, hash_) = checked
     actor: Any = _new(_ActorDraft)
     actor.type = actor_type
     actor.id = actor_id
@@ -822,11 +827,61 @@ def _fast_event_from_dict(data: dict[str, Any]) -> Event | None:
     event.timestamp = timestamp
     event.recorded_at = recorded_at
     event.entity_ids = entity_ids
-    event.changes = tuple(changes)
-    event.context = context
+    event.changes = tuple([_new_change(*change) for change in changes])
+    event.context = _new_context(raw_context, extra)
     event.metadata = metadata
     event.schema_version = SCHEMA_VERSION
     event.prev_hash = prev_hash
     event.hash = hash_
     event.__class__ = Event
     return event
+
+
+def fast_record(data: Any) -> dict[str, Any] | None:
+    """``event_from_dict(data).to_dict()`` if ``data`` takes the fast path; else None.
+
+    Import's workers need only the record, so for them the event's objects were
+    built just to be written out again. The dict is the one ``Event.to_dict``
+    writes, key for key; tests/test_model_fast_path.py holds the two to each other.
+    """
+    checked = _fast_checked(data) if type(data) is dict else None
+    if checked is None:
+        return None
+    (action, actor_type, actor_id, actor_email, source, entity_type, entity_id, entity_ids, changes,
+     raw_context, extra, metadata, event_id, seq, org, timestamp, recorded_at, prev_hash, hash_) = checked
+    get = raw_context.get
+    context = {"ip": get("ip"), "user_agent": get("user_agent"), "correlation_id": get("correlation_id"),
+               "reason": get("reason"), "api_key_id": get("api_key_id"), "impersonator": get("impersonator"),
+               "parent_id": get("parent_id")}
+    if extra:
+        context.update(extra)
+    return {
+        "id": event_id,
+        "seq": seq,
+        "org": org,
+        "timestamp": timestamp,
+        "recorded_at": recorded_at,
+        "action": action,
+        "actor": {"type": actor_type, "id": actor_id, "email": actor_email},
+        "source": source,
+        "entity": {"type": entity_type, "id": entity_id},
+        "entity_ids": list(entity_ids),
+        "changes": [_change_record(*change) for change in changes],
+        "context": context,
+        "metadata": metadata,
+        "schema_version": SCHEMA_VERSION,
+        "prev_hash": prev_hash,
+        "hash": hash_,
+    }
+
+
+def _change_record(name: str, old: Any, new: Any) -> dict[str, Any]:
+    """``Change.to_dict``, from its fields: an old or new value that is missing is left out."""
+    if old is not MISSING and new is not MISSING:  # the common update
+        return {"field": name, "old": old, "new": new}
+    out: dict[str, Any] = {"field": name}
+    if old is not MISSING:
+        out["old"] = old
+    if new is not MISSING:
+        out["new"] = new
+    return out

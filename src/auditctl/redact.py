@@ -165,6 +165,22 @@ class Redactor:
                 parts.append(change.old)
             if change.new is not MISSING:
                 parts.append(change.new)
+        return self._any_trigger(parts)
+
+    def may_redact_record(self, record: dict[str, Any]) -> bool:
+        """``_may_redact`` of the event whose ``to_dict()`` is ``record``: False means
+        ``event`` would give back the very same event. (The changes are scanned as
+        written, "field", "old" and "new" included: a pattern that matches those
+        only sends the event the long way.)"""
+        if not self._json_safe:
+            return True
+        context = record["context"]
+        parts = [*context.values(), record["metadata"], record["changes"]]
+        if len(context) > len(CONTEXT_FIELDS):  # keys beyond the schema's are judged by name
+            parts.append([key for key in context if key not in CONTEXT_FIELDS])
+        return self._any_trigger(parts)
+
+    def _any_trigger(self, parts: list[Any]) -> bool:
         try:
             text = jsonio.dumps(parts)
         except (TypeError, ValueError):  # not plain JSON: let the full walk decide
