@@ -47,3 +47,23 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
         assert len(cells) == 6 and all(cells), row
         assert cells[-1] in ("PASS", "FAIL", "n/a"), row
     assert "verify after purge: exit 0" in table
+
+
+def test_heavy_rows_take_turns_with_the_peer(tmp_path: Path) -> None:
+    """``measure_in_turns``: ours, peer, ours, peer — and each side's median of its own runs."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import run as bench_run  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    log = tmp_path / "order.log"
+    cleared: list[str] = []
+
+    def job(name: str, seconds: float) -> dict[str, object]:
+        code = f"import time; open({str(log)!r}, 'a').write({name!r}); time.sleep({seconds})"
+        return {"cmd": [sys.executable, "-c", code], "before": lambda: cleared.append(name)}
+
+    ours, peer = bench_run.measure_in_turns([job("o", 0.05), job("p", 0.4)], env=dict(os.environ), runs=3)
+    assert log.read_text() == "opopop"
+    assert cleared == ["o", "p"] * 3
+    assert 0.05 <= ours.wall < peer.wall and peer.wall >= 0.4
