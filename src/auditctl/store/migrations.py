@@ -29,14 +29,42 @@ def migration(func: Migration) -> Migration:
 # random, so every batch of inserts dirties thousands of their pages (at a million
 # events that was 20 KB written per event). A bulk import into an empty store drops
 # them and builds each once at the end (SQLiteStore.bulk_import); a store opened for
-# writing rebuilds any that a killed import left missing. The DDL is m001's.
-DEFERRED_INDEXES = {
-    "events_entity_id": "CREATE INDEX IF NOT EXISTS events_entity_id ON events (org, entity_id)",
-    "events_actor_id": "CREATE INDEX IF NOT EXISTS events_actor_id ON events (org, actor_id)",
-    "events_actor_email": "CREATE INDEX IF NOT EXISTS events_actor_email ON events (org, actor_email COLLATE NOCASE)",
-    "events_correlation": "CREATE INDEX IF NOT EXISTS events_correlation ON events (org, correlation_id)",
-    "event_keys_lookup": "CREATE INDEX IF NOT EXISTS event_keys_lookup ON event_keys (kind, value, event_rowid)",
-}
+# writing rebuilds any that a killed import left missing.
+#
+# The three with random keys (entity id, correlation id, the many-valued keys) are
+# ordered by a bucket of rowids first (``needle_buckets``): a commit's new entries
+# all land among the newest bucket's pages, not anywhere in the index. Storing
+# 100,000 events in commits of 1,000 (the server's case) wrote 742 pages a commit
+# instead of 1,204, in a fifth less time. A lookup asks each bucket in turn: 62 at a
+# million events, a few µs each. The actor indexes are not random (a few hundred
+# actors, each adding at the end of its own run), so they keep their keys.
+NEEDLE_BUCKET_BITS = 14
+
+
+def deferred_indexes() -> dict[str, str]:
+    """The needle indexes' DDL by name (with today's ``NEEDLE_BUCKET_BITS``)."""
+    bits = NEEDLE_BUCKET_BITS
+    return {
+        "events_entity_id": f"CREATE INDEX IF NOT EXISTS events_entity_id ON events (org, rowid >> {bits}, entity_id)",
+        "events_actor_id": "CREATE INDEX IF NOT EXISTS events_actor_id ON events (org, actor_id)",
+        "events_actor_email": "CREATE INDEX IF NOT EXISTS events_actor_email ON events (org, actor_email COLLATE NOCASE)",
+        "events_correlation":
+            f"CREATE INDEX IF NOT EXISTS events_correlation ON events (org, rowid >> {bits}, correlation_id)",
+        "event_keys_lookup":
+            f"CREATE INDEX IF NOT EXISTS event_keys_lookup ON event_keys (kind, event_rowid >> {bits}, value, event_rowid)",
+    }
+
+
+def needle_buckets(rowid: str) -> tuple[str, str]:
+    """The WITH clause listing every bucket a rowid can be in, and the test that
+    ``rowid`` (a column) is in one: the pair that lets a lookup use a bucketed index.
+
+    The buckets are counted in the statement itself, so that they cover exactly the
+    rows its snapshot sees, however many a writer adds meanwhile."""
+    bits = NEEDLE_BUCKET_BITS
+    return (f"WITH RECURSIVE bucket(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM bucket"
+            f" WHERE n < (SELECT max(rowid) FROM events) >> {bits}) ",
+            f"({rowid} >> {bits}) IN (SELECT n FROM bucket)")
 
 
 @migration
@@ -141,6 +169,15 @@ def m003_search_shards(db: Any) -> None:  # sqlite_utils.Database
     if low is not None:
         search_index.add(db.conn, low, high)
     db.execute("DROP TABLE events_search")
+
+
+@migration
+def m004_bucketed_needles(db: Any) -> None:  # sqlite_utils.Database
+    # The random needle indexes, ordered by rowid bucket first (``deferred_indexes``).
+    for name, ddl in deferred_indexes().items():
+        if "rowid >>" in ddl:
+            db.execute(f"DROP INDEX IF EXISTS {name}")
+            db.execute(ddl)
 
 
 def applied(conn: sqlite3.Connection) -> list[str]:

@@ -290,7 +290,7 @@ class SQLiteStore(Store):
             empty = conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None
             if empty:
                 with self._write():
-                    for name in migrations.DEFERRED_INDEXES:
+                    for name in migrations.deferred_indexes():
                         conn.execute(f"DROP INDEX IF EXISTS {name}")
             # Checkpoints in a thread of their own, as the server does (store/checkpoint.py):
             # SQLite copies the WAL into the file without the GIL while this thread
@@ -322,7 +322,7 @@ class SQLiteStore(Store):
     def _ensure_indexes(self) -> None:
         conn = self.conn
         present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        missing = [ddl for name, ddl in migrations.DEFERRED_INDEXES.items() if name not in present]
+        missing = [ddl for name, ddl in migrations.deferred_indexes().items() if name not in present]
         if missing:
             # Each build sorts in memory up to the cache size before spilling to a
             # temporary file: a smaller cache keeps a million-event import under 200 MB.
@@ -531,9 +531,11 @@ class SQLiteStore(Store):
         if query.entity_type:
             clauses.append("entity_type = ?")
             params.append(query.entity_type)
+        buckets, in_bucket = migrations.needle_buckets("rowid")
+        key_in_bucket = migrations.needle_buckets("event_rowid")[1]
         if query.entity_id:
-            driver("SELECT rowid FROM events WHERE org = ? AND entity_id = ?"
-                   " UNION ALL SELECT event_rowid FROM event_keys WHERE kind = 'e' AND value = ?",
+            driver(f"{buckets}SELECT rowid FROM events WHERE org = ? AND {in_bucket} AND entity_id = ?"
+                   f" UNION ALL SELECT event_rowid FROM event_keys WHERE kind = 'e' AND {key_in_bucket} AND value = ?",
                    [self.org, query.entity_id, query.entity_id])
         if query.source:
             clauses.append(f"source IN ({','.join('?' * len(query.source))})")
@@ -546,9 +548,11 @@ class SQLiteStore(Store):
             clauses.append(f"actor_type IN ({','.join('?' * len(query.actor_type))})")
             params.extend(query.actor_type)
         if query.correlation_id:
-            driver("SELECT rowid FROM events WHERE org = ? AND correlation_id = ?", [self.org, query.correlation_id])
+            driver(f"{buckets}SELECT rowid FROM events WHERE org = ? AND {in_bucket} AND correlation_id = ?",
+                   [self.org, query.correlation_id])
         if query.changed:
-            driver("SELECT event_rowid FROM event_keys WHERE kind = 'c' AND value = ?", [query.changed])
+            driver(f"{buckets}SELECT event_rowid FROM event_keys WHERE kind = 'c' AND {key_in_bucket} AND value = ?",
+                   [query.changed])
         if query.since:
             clauses.append("timestamp >= ?")
             params.append(query.since)
@@ -672,8 +676,10 @@ class SQLiteStore(Store):
         from auditctl.model import Event
 
         with self._errors():
+            buckets, in_bucket = migrations.needle_buckets("rowid")
             rows = self.conn.execute(
-                "SELECT doc FROM events WHERE org = ? AND correlation_id = ? ORDER BY timestamp, seq LIMIT 1000",
+                f"{buckets}SELECT doc FROM events WHERE org = ? AND {in_bucket} AND correlation_id = ?"
+                " ORDER BY timestamp, seq LIMIT 1000",
                 (self.org, correlation_id),
             ).fetchall()
         return [Event.from_dict(jsonio.loads(doc, "stored event")) for (doc,) in rows]
