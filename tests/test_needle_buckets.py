@@ -76,6 +76,17 @@ def test_lookups_are_answered_from_the_bucketed_index(tmp_path: Path, filters: d
     store.close()
 
 
+def test_a_correlation_group_is_read_from_the_correlation_index(tmp_path: Path) -> None:
+    from auditctl.store.sqlite import _related_sql
+
+    store = SQLiteStore(tmp_path / "r.db", create=True)
+    store.append(EVENTS)
+    plan = " | ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + _related_sql(), ("default", "corr-1")))
+    assert "events_correlation (org=? AND <expr>=? AND correlation_id=?)" in plan and "events_time" not in plan, plan
+    assert [e.id for e in store.related("corr-1")] == [e.id for e in EVENTS if e.context.correlation_id == "corr-1"]
+    store.close()
+
+
 def test_a_store_with_the_older_indexes_is_migrated_and_answers_the_same(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     store = SQLiteStore(path, create=True)

@@ -676,12 +676,7 @@ class SQLiteStore(Store):
         from auditctl.model import Event
 
         with self._errors():
-            buckets, in_bucket = migrations.needle_buckets("rowid")
-            rows = self.conn.execute(
-                f"{buckets}SELECT doc FROM events WHERE org = ? AND {in_bucket} AND correlation_id = ?"
-                " ORDER BY timestamp, seq LIMIT 1000",
-                (self.org, correlation_id),
-            ).fetchall()
+            rows = self.conn.execute(_related_sql(), (self.org, correlation_id)).fetchall()
         return [Event.from_dict(jsonio.loads(doc, "stored event")) for (doc,) in rows]
 
     def explain(self, query: Query) -> list[str]:
@@ -876,6 +871,15 @@ class SQLiteStore(Store):
         clone.__dict__.update(self.__dict__)
         clone.org = org
         return clone
+
+
+def _related_sql() -> str:
+    """A correlation group's events, oldest first. The group's rowids come from the
+    correlation index as a list: asked directly, SQLite walks the time index for the
+    order instead and tests every row (365 ms at 300k events against 1 ms)."""
+    buckets, in_bucket = migrations.needle_buckets("rowid")
+    return (f"SELECT doc FROM events WHERE rowid IN ({buckets}SELECT rowid FROM events WHERE org = ? AND {in_bucket}"
+            " AND correlation_id = ?) ORDER BY timestamp, seq LIMIT 1000")
 
 
 def _id_chunks(ids: list[str], size: int = 500) -> Iterator[tuple[str, list[str]]]:
