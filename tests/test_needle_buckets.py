@@ -1,4 +1,4 @@
-"""The random needle indexes (entity id, correlation id, the many-valued keys) are
+"""The needle indexes (entity id, actor, correlation id, the many-valued keys) are
 ordered by a bucket of rowids first (``migrations.needle_buckets``): lookups still
 find every match, in every bucket, from the index."""
 
@@ -17,7 +17,8 @@ from auditctl.store.sqlite import SQLiteStore
 
 def event(i: int) -> Event:
     data = {
-        "id": f"ev-{i:04d}", "action": "update", "actor": {"type": "user", "id": f"u{i % 3}"}, "source": "api",
+        "id": f"ev-{i:04d}", "action": "update", "source": "api",
+        "actor": {"type": "user", "id": f"u{i % 3}", "email": f"Ann{i % 4}@Example.org"},
         "entity": {"type": "doc", "id": f"doc-{i % 5}"},
         "changes": [{"field": f"f{i % 4}", "old": 1, "new": 2}],
         "context": {"correlation_id": f"corr-{i % 6}"},
@@ -60,6 +61,10 @@ def test_lookups_find_their_matches_in_every_bucket(tmp_path: Path, small_bucket
     for n in range(4):
         field = f"f{n}"
         assert found(store, changed=field) == expected(lambda e, f=field: any(c.field == f for c in e.changes))
+        email = f"ann{n}@example.ORG"  # emails match whatever their case
+        assert found(store, actor=email) == expected(lambda e, m=email: e.actor.email.lower() == m.lower())
+    for n in range(3):
+        assert found(store, actor=f"u{n}") == expected(lambda e, a=f"u{n}": e.actor.id == a)
     # Paged, with and without another filter: the list-or-walk choice sees the same matches.
     assert found(store, entity_id="doc-2", limit=3) <= expected(lambda e: e.entity.id == "doc-2" or "doc-2" in e.entity_ids)
     assert found(store, correlation_id="corr-1", actions=["update"], limit=50) == expected(
@@ -67,7 +72,8 @@ def test_lookups_find_their_matches_in_every_bucket(tmp_path: Path, small_bucket
     store.close()
 
 
-@pytest.mark.parametrize("filters", [{"entity_id": "doc-1"}, {"correlation_id": "corr-1"}, {"changed": "f1"}])
+@pytest.mark.parametrize("filters", [{"entity_id": "doc-1"}, {"correlation_id": "corr-1"}, {"changed": "f1"},
+                                     {"actor": "u1"}, {"actor": "ann1@example.org", "limit": 50}])
 def test_lookups_are_answered_from_the_bucketed_index(tmp_path: Path, filters: dict[str, str]) -> None:
     store = SQLiteStore(tmp_path / "p.db", create=True)
     store.append(EVENTS)
@@ -94,6 +100,9 @@ def test_a_store_with_the_older_indexes_is_migrated_and_answers_the_same(tmp_pat
     store.close()
     conn = sqlite3.connect(path)
     for name, ddl in (("events_entity_id", "CREATE INDEX events_entity_id ON events (org, entity_id)"),
+                      ("events_actor_id", "CREATE INDEX events_actor_id ON events (org, actor_id)"),
+                      ("events_actor_email",
+                       "CREATE INDEX events_actor_email ON events (org, actor_email COLLATE NOCASE)"),
                       ("events_correlation", "CREATE INDEX events_correlation ON events (org, correlation_id)"),
                       ("event_keys_lookup", "CREATE INDEX event_keys_lookup ON event_keys (kind, value, event_rowid)")):
         conn.execute(f"DROP INDEX {name}")
@@ -104,10 +113,11 @@ def test_a_store_with_the_older_indexes_is_migrated_and_answers_the_same(tmp_pat
     # Read as it is (a reader does not migrate): the lookups find the same events.
     reader = SQLiteStore(path)
     assert found(reader, entity_id="doc-3") == expected(lambda e: e.entity.id == "doc-3" or "doc-3" in e.entity_ids)
+    assert found(reader, actor="ANN2@example.org") == expected(lambda e: e.actor.email == "Ann2@Example.org")
     reader.close()
     writer = SQLiteStore(path, create=True)
     writer.append([event(99)])
-    for name in ("events_entity_id", "events_correlation", "event_keys_lookup"):
+    for name in migrations.deferred_indexes():
         sql = writer.conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
         assert f"rowid >> {migrations.NEEDLE_BUCKET_BITS}" in sql, sql
     assert found(writer, correlation_id="corr-2") == expected(lambda e: e.context.correlation_id == "corr-2")

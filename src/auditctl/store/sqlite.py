@@ -541,8 +541,8 @@ class SQLiteStore(Store):
             clauses.append(f"source IN ({','.join('?' * len(query.source))})")
             params.extend(query.source)
         if query.actor:
-            driver("SELECT rowid FROM events WHERE org = ? AND actor_id = ?"
-                   " UNION ALL SELECT rowid FROM events WHERE org = ? AND actor_email = ? COLLATE NOCASE",
+            driver(f"{buckets}SELECT rowid FROM events WHERE org = ? AND {in_bucket} AND actor_id = ?"
+                   f" UNION ALL SELECT rowid FROM events WHERE org = ? AND {in_bucket} AND actor_email = ? COLLATE NOCASE",
                    [self.org, query.actor, self.org, query.actor])
         if query.actor_type:
             clauses.append(f"actor_type IN ({','.join('?' * len(query.actor_type))})")
