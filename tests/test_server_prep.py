@@ -169,3 +169,35 @@ def test_a_killed_worker_is_replaced_and_no_batch_is_lost(srv):
     assert post(srv, ndjson([event(id=f"later-{n}") for n in range(MIN_OFFLOADED)])).status_code == 201
     assert srv.app.state.auditctl.prep._executor is not executor
     assert len(srv.events()) == 3 * MIN_OFFLOADED
+
+
+def test_prepare_items_gives_what_the_long_way_gives() -> None:
+    """Most events go from their dict to their record (``model.fast_record``); secrets,
+    events not in stored form, a client's own api_key_id and a future time are
+    handled as before: the same records, the same error."""
+    from auditctl.errors import ValidationError
+    from auditctl.ingest import prepare_record
+    from auditctl.model import Event
+    from auditctl.redact import DEFAULT_REDACTOR
+    from auditctl.server.prep import fill_context, prepare_items
+
+    request = {"ip": "203.0.113.9", "user_agent": "sender/1", "api_key_id": "tok_1"}
+    horizon = "2026-11-26T12:00:00.000000Z"
+
+    def long_way(data: dict[str, Any]) -> Any:
+        record = DEFAULT_REDACTOR.event(Event.from_dict(data)).to_dict()
+        fill_context(record, None, request, DEFAULT_REDACTOR)
+        return prepare_record(record)
+
+    events = [{**e, "id": e.get("id") or f"id-{n}"} for n, e in enumerate(batch(40))]
+    events[1]["context"] = {"api_key_id": "someone-else", "user_agent": "own/2"}
+    events[2]["metadata"] = {"api_token": "s3cr3t"}
+    events[4]["timestamp"] = "2026-11-25T10:00:00+00:00"  # not in stored form
+    items = [(n, None, e) for n, e in enumerate(events, 1)]
+    assert prepare_items(items, len(items), request, None, DEFAULT_REDACTOR, horizon) == [long_way(e) for e in events]
+    prepared = prepare_items(items, len(items), request, None, DEFAULT_REDACTOR, horizon)
+    assert jsonio.loads(prepared[1].content)["context"]["api_key_id"] == "tok_1"
+    assert b"s3cr3t" not in prepared[2].content
+    late = [*items[:3], (4, None, {**events[3], "timestamp": "2026-11-28T00:00:00.000000Z"})]
+    with pytest.raises(ValidationError, match=r"event 4: timestamp 2026-11-28T00:00:00\.000000Z is more than a day"):
+        prepare_items(late, len(late), request, None, DEFAULT_REDACTOR, horizon)
