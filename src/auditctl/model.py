@@ -118,18 +118,8 @@ class Context:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "ip": self.ip,
-            "user_agent": self.user_agent,
-            "correlation_id": self.correlation_id,
-            "reason": self.reason,
-            "api_key_id": self.api_key_id,
-            "impersonator": self.impersonator,
-            "parent_id": self.parent_id,
-        }
-        if self.extra:
-            out.update(self.extra)
-        return out
+        return _context_record(self.ip, self.user_agent, self.correlation_id, self.reason, self.api_key_id,
+                               self.impersonator, self.parent_id, self.extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,27 +143,15 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         # Runs for every event stored, hashed or exported: the actor and entity are
-        # written out here rather than through their to_dict() (the same dicts;
-        # tests/test_model_fast_path.py holds them to it).
+        # written out by _event_record rather than through their to_dict() (the same
+        # dicts; tests/test_model_fast_path.py holds them to it).
         actor, entity = self.actor, self.entity
-        return {
-            "id": self.id,
-            "seq": self.seq,
-            "org": self.org,
-            "timestamp": self.timestamp,
-            "recorded_at": self.recorded_at,
-            "action": self.action,
-            "actor": {"type": actor.type, "id": actor.id, "email": actor.email},
-            "source": self.source,
-            "entity": {"type": entity.type, "id": entity.id},
-            "entity_ids": list(self.entity_ids),
-            "changes": [c.to_dict() for c in self.changes] if self.changes else [],
-            "context": self.context.to_dict(),
-            "metadata": self.metadata,
-            "schema_version": self.schema_version,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
+        return _event_record(
+            self.id, self.seq, self.org, self.timestamp, self.recorded_at, self.action, actor.type, actor.id,
+            actor.email, self.source, entity.type, entity.id, list(self.entity_ids),
+            [c.to_dict() for c in self.changes] if self.changes else [], self.context.to_dict(), self.metadata,
+            self.schema_version, self.prev_hash, self.hash,
+        )
 
     def content_dict(self) -> dict[str, Any]:
         """The event without the fields a store assigns: what idempotency compares."""
@@ -850,11 +828,23 @@ def fast_record(data: Any) -> dict[str, Any] | None:
     (action, actor_type, actor_id, actor_email, source, entity_type, entity_id, entity_ids, changes,
      raw_context, extra, metadata, event_id, seq, org, timestamp, recorded_at, prev_hash, hash_) = checked
     get = raw_context.get
-    context = {"ip": get("ip"), "user_agent": get("user_agent"), "correlation_id": get("correlation_id"),
-               "reason": get("reason"), "api_key_id": get("api_key_id"), "impersonator": get("impersonator"),
-               "parent_id": get("parent_id")}
-    if extra:
-        context.update(extra)
+    context = _context_record(get("ip"), get("user_agent"), get("correlation_id"), get("reason"), get("api_key_id"),
+                              get("impersonator"), get("parent_id"), extra)
+    return _event_record(
+        event_id, seq, org, timestamp, recorded_at, action, actor_type, actor_id, actor_email, source, entity_type,
+        entity_id, list(entity_ids), [_change_record(*change) for change in changes], context, metadata,
+        SCHEMA_VERSION, prev_hash, hash_,
+    )
+
+
+# The stored JSON's shape, written once: Event.to_dict and fast_record both build
+# their dicts here, key for key in the order the store keeps.
+def _event_record(event_id: str | None, seq: int | None, org: str | None, timestamp: str | None,
+                  recorded_at: str | None, action: str, actor_type: str, actor_id: str | None,
+                  actor_email: str | None, source: str, entity_type: str | None, entity_id: str | None,
+                  entity_ids: list[str], changes: list[dict[str, Any]], context: dict[str, Any],
+                  metadata: dict[str, Any], schema_version: int, prev_hash: str | None,
+                  hash_: str | None) -> dict[str, Any]:
     return {
         "id": event_id,
         "seq": seq,
@@ -865,14 +855,32 @@ def fast_record(data: Any) -> dict[str, Any] | None:
         "actor": {"type": actor_type, "id": actor_id, "email": actor_email},
         "source": source,
         "entity": {"type": entity_type, "id": entity_id},
-        "entity_ids": list(entity_ids),
-        "changes": [_change_record(*change) for change in changes],
+        "entity_ids": entity_ids,
+        "changes": changes,
         "context": context,
         "metadata": metadata,
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": schema_version,
         "prev_hash": prev_hash,
         "hash": hash_,
     }
+
+
+def _context_record(ip: str | None, user_agent: str | None, correlation_id: str | None, reason: str | None,
+                    api_key_id: str | None, impersonator: str | None, parent_id: str | None,
+                    extra: dict[str, Any]) -> dict[str, Any]:
+    """``Context.to_dict``: the schema's seven fields, then any extra keys."""
+    out: dict[str, Any] = {
+        "ip": ip,
+        "user_agent": user_agent,
+        "correlation_id": correlation_id,
+        "reason": reason,
+        "api_key_id": api_key_id,
+        "impersonator": impersonator,
+        "parent_id": parent_id,
+    }
+    if extra:
+        out.update(extra)
+    return out
 
 
 def _change_record(name: str, old: Any, new: Any) -> dict[str, Any]:
